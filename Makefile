@@ -1,0 +1,61 @@
+# Run `make` or `make help` for the list of targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+MODEL ?= sklearn-iris
+PORT ?= 5001
+
+.DEFAULT_GOAL := help
+
+## help: list the targets
+help:
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed 's/^## /  /'
+
+$(VENV)/.installed: requirements.txt requirements-service.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-azure.txt
+	$(PY) -m pip install -q -r requirements-dev.txt -r requirements-azure.txt
+	@touch $@
+
+## venv: create .venv and install the service and training requirements
+venv: $(VENV)/.installed
+
+## run: install, train and register the iris model if none is registered, serve it on 127.0.0.1:$(PORT)
+run: venv
+	@$(PY) -m training models path $(MODEL) >/dev/null 2>&1 || $(PY) -m training train --register $(MODEL)
+	@dir=$$($(PY) -m training models path $(MODEL)) && \
+	  echo "Serving $(MODEL) from $$dir" && \
+	  echo "Try:  curl -s -H 'Content-Type: application/json' -d '{\"data\": [[5.1, 3.5, 1.4, 0.2]]}' http://127.0.0.1:$(PORT)/score" && \
+	  exec $(PY) -m service --model_dir "$$dir" --port $(PORT)
+
+## test: install the test tools and run the whole suite (what CI runs)
+test: $(VENV)/.installed-dev
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+## lint: ruff and hadolint
+lint: $(VENV)/.installed-dev
+	$(PY) -m ruff check .
+	$(VENV)/bin/hadolint docker/Dockerfile
+
+## bench: measure the service against the reference server and the floors (writes bench/results/latest.json)
+bench: $(VENV)/.installed-dev
+	$(PY) -m bench
+
+## image: build the service container image with podman (installs podman and a local base image when needed)
+image:
+	bash docker/build-image.sh
+
+## image-run: run the image on 127.0.0.1:$(PORT) with a registered model, MODEL=name[:version]
+image-run: venv
+	bash docker/run-image.sh "$$($(PY) -m training models path $(MODEL))"
+
+## clean: remove the virtual environments (the .workspace registry is kept)
+clean:
+	rm -rf $(VENV) .venv-reference
+
+.PHONY: help venv run test lint bench image image-run clean
