@@ -14,17 +14,25 @@ import joblib
 import numpy as np
 import pytest
 import sklearn
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import load_iris
 from sklearn.model_selection import train_test_split
 from sklearn.svm import SVC
 
 
-def write_iris_model_dir(target: Path, *, probability: bool = True) -> Path:
-    """Train the iris SVC (train_iris.py semantics) and write model.joblib + model.json into ``target``."""
+def write_iris_model_dir(target: Path, *, probability: bool = False) -> Path:
+    """Train the iris SVC (train_iris.py semantics) and write model.joblib + model.json into ``target``.
+
+    With ``probability`` the SVC is wrapped in ``CalibratedClassifierCV(ensemble=False)`` so the model has
+    ``predict_proba`` (``SVC(probability=True)`` is deprecated since scikit-learn 1.9).
+    """
     iris = load_iris()
     X, y = iris.data, iris.target
     X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
-    model = SVC(kernel="linear", C=1.0, probability=probability, random_state=0).fit(X_train, y_train)
+    model = SVC(kernel="linear", C=1.0)
+    if probability:
+        model = CalibratedClassifierCV(model, ensemble=False)
+    model.fit(X_train, y_train)
     target.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, target / "model.joblib")
     sample = X[:5]
@@ -43,7 +51,7 @@ def write_iris_model_dir(target: Path, *, probability: bool = True) -> Path:
         "has_predict_proba": hasattr(model, "predict_proba"),
         "input_sample": sample.tolist(),
         "output_sample": model.predict(sample).tolist(),
-        "params": {"kernel": "linear", "penalty": 1.0, "test_size": 0.25},
+        "params": {"kernel": "linear", "penalty": 1.0, "test_size": 0.25, "probability": probability},
         "metrics": {"Kernel type": "linear", "Penalty": 1.0, "Accuracy": float(model.score(X_test, y_test))},
         "data_fingerprint": "sha256:" + hashlib.sha256(np.ascontiguousarray(X).tobytes() + y.tobytes()).hexdigest(),
         "run_id": "fixture",
@@ -55,5 +63,11 @@ def write_iris_model_dir(target: Path, *, probability: bool = True) -> Path:
 
 @pytest.fixture(scope="session")
 def iris_model_dir(tmp_path_factory) -> Path:
-    """A read-only-by-convention iris model directory shared by the whole session; copy it before changing it."""
+    """The plain iris SVC (no predict_proba), shared by the whole session: copy it before changing it."""
     return write_iris_model_dir(tmp_path_factory.mktemp("models") / "sklearn-iris" / "1")
+
+
+@pytest.fixture(scope="session")
+def iris_proba_model_dir(tmp_path_factory) -> Path:
+    """The calibrated iris SVC (has predict_proba), shared by the whole session: copy it before changing it."""
+    return write_iris_model_dir(tmp_path_factory.mktemp("models") / "sklearn-iris-proba" / "1", probability=True)
