@@ -1,0 +1,37 @@
+"""The ``python -m training`` command line: one subcommand module per concern, errors mapped to exit codes.
+
+Exit codes: 0 success, 2 user error (one message on stderr), 1 bug (traceback).
+"""
+
+import argparse
+import importlib
+import sys
+
+from training.errors import TrainingError
+
+# Each module exposes register(subparsers) adding its subcommands, each with a ``func(args) -> int`` default.
+COMMAND_MODULES = ("training.commands_train", "training.commands_models", "training.commands_runs")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every module of ``COMMAND_MODULES`` registered."""
+    parser = argparse.ArgumentParser(
+        prog="python -m training",
+        description="Train scikit-learn models, record local runs and manage the local model registry "
+                    "(workspace: $SKLEARN_WORKSPACE, default <repository>/.workspace).")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``), run the command and return its exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except TrainingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        for note in getattr(exc, "__notes__", ()):
+            print(note, file=sys.stderr)
+        return 2

@@ -1,0 +1,51 @@
+"""Helpers shared by the command modules: KEY=VALUE and NAME[:VERSION] arguments, tables and JSON output."""
+
+import argparse
+import json
+import sys
+
+from training.errors import InvalidArgument
+
+
+def key_value(text: str) -> tuple[str, str]:
+    """argparse type for ``KEY=VALUE`` (the value may contain '=' and be empty; the key may not be empty)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def model_ref(text: str) -> tuple[str, int | None]:
+    """Split ``NAME[:VERSION]`` into the name and the version (None = latest).
+
+    Raises ``InvalidArgument`` when VERSION is not an integer >= 1.
+    """
+    name, sep, version = text.partition(":")
+    if not sep:
+        return name, None
+    if not version.isdigit() or int(version) < 1:
+        raise InvalidArgument(f"Invalid model reference {text!r}: expected NAME or NAME:VERSION with VERSION an "
+                              f"integer >= 1, e.g. sklearn-iris:3.")
+    return name, int(version)
+
+
+def print_json(data) -> None:
+    """Write ``data`` as indented JSON to stdout."""
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def print_table(headers: list[str], rows: list[list]) -> None:
+    """Write an aligned plain-text table to stdout ("(none)" when there are no rows)."""
+    if not rows:
+        print("(none)")
+        return
+    cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def format_pairs(values: dict) -> str:
+    """``k=v,k2=v2`` for a table cell."""
+    return ",".join(f"{key}={value}" for key, value in values.items())

@@ -1,0 +1,66 @@
+"""``train`` and ``register`` subcommands: a recorded local training run, and registering a model directory."""
+
+import argparse
+from pathlib import Path
+
+from training.cli_util import key_value
+from training.db import workspace_path
+from training.errors import TrainingError
+from training.local_run import load_job_module, run_training_locally
+from training.registry import Registry
+
+
+class TrainingFailed(TrainingError):
+    """Training stopped on bad arguments or data (the run is recorded as failed)."""
+
+
+def register(subparsers) -> None:
+    """Add ``train`` and ``register`` to the ``python -m training`` subparsers."""
+    train_args = load_job_module("train_args")
+    train = subparsers.add_parser(
+        "train", parents=[train_args.build_parser(add_help=False)],
+        help="train as a recorded local run (training/job/train.py), optionally register the model",
+        description="Run training/job/train.py in-process as a recorded local run: metrics in the run history, "
+                    "outputs in <workspace>/runs/<run id>/outputs unless --output-dir is given.")
+    train.add_argument("--register", metavar="NAME", help="register the trained model under NAME")
+    train.add_argument("--tag", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                       help="tag for the registered model (repeatable; needs --register)")
+    train.add_argument("--experiment", default="train_iris", help="experiment name of the run (default: train_iris)")
+    train.set_defaults(func=_train)
+
+    reg = subparsers.add_parser("register", help="register a model directory (model.joblib + model.json)",
+                                description="Copy a model directory into the registry as the next version of NAME.")
+    reg.add_argument("path", type=Path, metavar="PATH", help="model directory holding model.joblib and model.json")
+    reg.add_argument("--name", required=True, help="model name (letters, digits, '.', '_', '-')")
+    reg.add_argument("--tag", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                     help="tag (repeatable)")
+    reg.add_argument("--property", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                     help="property (repeatable)")
+    reg.add_argument("--description", help="free-text description")
+    reg.set_defaults(func=_register)
+
+
+def _train(args: argparse.Namespace) -> int:
+    if args.tag and not args.register:
+        raise TrainingFailed("--tag applies to the registered model; add --register NAME.")
+    train_args, train_data = load_job_module("train_args"), load_job_module("train_data")
+    workspace = workspace_path()
+    try:
+        run = run_training_locally(train_args.to_argv(args), workspace=workspace, experiment=args.experiment)
+    except (train_args.UsageError, train_data.DataError) as exc:
+        failed = TrainingFailed(str(exc))
+        for note in getattr(exc, "__notes__", ()):
+            failed.add_note(note)
+        raise failed from exc
+    print(f"Run {run.run_id} completed: Accuracy {run.metrics['Accuracy']:.4f}; outputs in {run.outputs_dir}")
+    if args.register:
+        record = Registry(workspace).register(args.register, run.outputs_dir, tags=dict(args.tag), run_id=run.run_id)
+        print(f"Registered model {record.name} version {record.version} at {record.path}")
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    record = Registry(workspace_path()).register(args.name, args.path, tags=dict(args.tag),
+                                                 properties=dict(args.property), description=args.description)
+    print(f"Registered model {record.name} version {record.version} at {record.path}")
+    return 0

@@ -1,0 +1,43 @@
+"""The local workspace: where it is, and connections to its SQLite database (DDL in schema.sql)."""
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+WORKSPACE_ENV = "SKLEARN_WORKSPACE"
+_SCHEMA = Path(__file__).with_name("schema.sql")
+
+
+def workspace_path() -> Path:
+    """``$SKLEARN_WORKSPACE`` if set, else ``<repository root>/.workspace``."""
+    configured = os.environ.get(WORKSPACE_ENV)
+    return Path(configured) if configured else Path(__file__).resolve().parent.parent / ".workspace"
+
+
+@contextmanager
+def connect(workspace: Path) -> Iterator[sqlite3.Connection]:
+    """Open ``<workspace>/workspace.db`` (created with the schema when absent) in autocommit mode; close on exit.
+
+    Callers open write transactions explicitly with ``BEGIN IMMEDIATE``; WAL mode and a long busy timeout let
+    several processes (parallel sweeps, concurrent registrations) share the file.
+    """
+    workspace = Path(workspace)
+    workspace.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(workspace / "workspace.db", timeout=60, isolation_level=None)
+    connection.row_factory = sqlite3.Row
+    try:
+        connection.execute("PRAGMA busy_timeout = 60000")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA foreign_keys = ON")
+        connection.executescript(_SCHEMA.read_text())
+        yield connection
+    finally:
+        connection.close()
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC with microseconds, e.g. ``2026-11-28T10:00:00.123456Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,92 @@
+"""The writer side of the model directory (docs/model-directory.md): model.joblib, model.json, confusion_matrix.png.
+
+Part of the Azure ML snapshot (training/job/): stdlib, numpy, scikit-learn, joblib and matplotlib only.
+"""
+
+import hashlib
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+import joblib
+import numpy as np
+import sklearn
+
+MODEL_FILE = "model.joblib"
+SIDECAR_FILE = "model.json"
+FORMAT = 1
+
+
+def write_model_dir(output_dir: Path, model, X, feature_names, *, params, metrics, data_fingerprint, run_id) -> Path:
+    """Write ``model.joblib`` then ``model.json`` (format 1) into ``output_dir``; return the sidecar path.
+
+    model.json is written last and renamed into place, so a directory with a model.json is complete.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model_path = output_dir / MODEL_FILE
+    joblib.dump(model, model_path)
+    matrix = np.asarray(X, dtype=np.float64)
+    sample = matrix[:5]
+    sample_input = X.iloc[:5] if hasattr(X, "iloc") else sample
+    is_classifier = hasattr(model, "classes_")
+    sidecar = {
+        "format": FORMAT,
+        "model_file": MODEL_FILE,
+        "sha256": sha256_file(model_path),
+        "sklearn_version": sklearn.__version__,
+        "python_version": platform.python_version(),
+        "estimator": f"{type(model).__module__}.{type(model).__qualname__}",
+        "task": "classification" if is_classifier else "regression",
+        "feature_names": list(feature_names) if feature_names is not None else None,
+        "n_features": int(matrix.shape[1]),
+        "input_dtype": str(matrix.dtype),
+        "classes": np.asarray(model.classes_).tolist() if is_classifier else None,
+        "has_predict_proba": hasattr(model, "predict_proba"),
+        "input_sample": sample.tolist(),
+        "output_sample": np.asarray(model.predict(sample_input)).tolist(),
+        "params": params,
+        "metrics": metrics,
+        "data_fingerprint": data_fingerprint,
+        "run_id": run_id,
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    sidecar_path = output_dir / SIDECAR_FILE
+    partial = output_dir / (SIDECAR_FILE + ".partial")
+    partial.write_text(json.dumps(sidecar, indent=2) + "\n")
+    os.replace(partial, sidecar_path)
+    return sidecar_path
+
+
+def write_confusion_matrix_png(path: Path, matrix, labels, title: str) -> None:
+    """Plot ``matrix`` (rows = true class, columns = predicted) with ``labels`` to a PNG file at ``path``."""
+    # The Figure API needs no pyplot backend, so this works headless and leaves no global figure state.
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4.5, 4), layout="constrained")
+    axes = figure.add_subplot()
+    image = axes.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axes)
+    ticks = range(len(labels))
+    axes.set_xticks(ticks, [str(label) for label in labels])
+    axes.set_yticks(ticks, [str(label) for label in labels])
+    axes.set_xlabel("Predicted label")
+    axes.set_ylabel("True label")
+    axes.set_title(title)
+    threshold = np.max(matrix) / 2 if np.size(matrix) else 0
+    for row, values in enumerate(matrix):
+        for column, value in enumerate(values):
+            axes.text(column, row, str(value), ha="center", va="center",
+                      color="white" if value > threshold else "black")
+    figure.savefig(path, dpi=100)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of the file at ``path``, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
