@@ -1,0 +1,154 @@
+"""Benchmark our scoring service against azureml-inference-server-http 1.5.1 and the HTTP and compute floors.
+
+Command line: ``python -m bench [--quick] [--reps N] [--client auto|wrk|python] [--out FILE]``.
+
+Exit status: 0 when every server started and every request got a 200; 1 when something failed (the JSON and the
+table still record what was measured); 2 for bad arguments or a missing prerequisite.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from bench import report
+from bench.configs import server_specs
+from bench.runner import Plan, run_plan
+from bench.servers import REPO_ROOT
+from bench.workloads import workloads, write_bodies, write_model_dirs
+from bench.wrk import ensure_wrk, wrk_version
+
+DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "latest.json"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke-test counts and 1 repetition (for CI)")
+    parser.add_argument("--reps", type=_positive_int, help="repetitions per figure (default 3, --quick 1)")
+    parser.add_argument(
+        "--client",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="load client: wrk (installed with apt-get when missing), the Python client, or auto",
+    )
+    parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
+    parser.add_argument(
+        "--only",
+        choices=("all", "reference"),
+        default="all",
+        help="'reference' leaves our service out (reference server and floors only)",
+    )
+    parser.add_argument("--time-limit", type=_positive_int, default=120, help="seconds allowed per load run")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output (default bench/results/latest.json)")
+    return parser.parse_args(argv)
+
+
+def _reference_python() -> str:
+    """The reference venv's python, creating the venv on first use (scripts/reference-venv.sh)."""
+    done = subprocess.run(
+        ["bash", "scripts/reference-venv.sh"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=900
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"scripts/reference-venv.sh exited {done.returncode}: {done.stderr.strip()[-500:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _git_commit() -> str:
+    out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO_ROOT, capture_output=True, text=True)
+    return out.stdout.strip() or "unknown"
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    tmp.replace(path)  # readers never see a half-written file
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    reps = args.reps or (1 if args.quick else 3)
+    wrk = None if args.client == "python" else ensure_wrk(install=not args.no_install)
+    if args.client == "wrk" and wrk is None:
+        print(
+            "error: --client wrk, but wrk is not installed and could not be installed (apt-get install wrk)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        ref_python = _reference_python()
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"error: the reference server's venv is not available: {exc}", file=sys.stderr)
+        return 2
+    work = workloads(args.quick)
+    started = datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        tmp_path = Path(tmp)
+        models = write_model_dirs(tmp_path / "models")
+        plan = Plan(
+            specs=server_specs(ref_python, models, include_ours=args.only == "all"),
+            work=work,
+            reps=reps,
+            bodies=write_bodies(tmp_path, work),
+            models=models,
+            wrk=wrk,
+            time_limit=args.time_limit,
+        )
+        raw = run_plan(plan, tmp_path)
+    doc = {
+        "meta": {
+            "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+            "duration_s": round((datetime.now(UTC) - started).total_seconds(), 1),
+            "cores": os.cpu_count(),
+            "load_average_at_start": os.getloadavg(),
+            "python": platform.python_version(),
+            "client": wrk_version(wrk) if wrk else "Python http.client (wrk not used)",
+            "reps": reps,
+            "quick": args.quick,
+            "commit": _git_commit(),
+            "versions": {p: version(p) for p in ("scikit-learn", "numpy", "flask", "gunicorn", "inference-schema")},
+            "workloads": {
+                w.name: {
+                    "title": w.title,
+                    "rows": w.rows,
+                    "count": w.count,
+                    "connections": w.connections,
+                    "warmup": w.warmup,
+                    "model": w.model,
+                }
+                for w in work
+            },
+        },
+        "instances": raw["instances"],
+        "summary": report.summarize(raw["runs"]),
+        "ratios": report.ratios(raw["runs"]),
+        "runs": raw["runs"],
+    }
+    doc["targets"] = report.evaluate_targets(doc["ratios"], raw["instances"])
+    _write_json(args.out, doc)
+    print(report.markdown(doc))
+    print(f"JSON written to {args.out}", file=sys.stderr)
+    failed = any(info["failures"] for info in raw["instances"].values()) or any(
+        s["non200"] or s["errors"] for by_w in doc["summary"].values() for s in by_w.values()
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Runs a plan: per repetition, each server configuration is started, every workload it serves is warmed up and then
+measured with the server's CPU, the client's CPU and everyone else's CPU, then its memory is read and it is stopped;
+the compute floor runs in-process. Failures are recorded, not raised, so one broken server still leaves a report."""
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import procstat
+from bench.compute_floor import run_in_process
+from bench.measure import LoadResult, run_python
+from bench.servers import RunningServer, ServerSpec, ServerStartError
+from bench.workloads import PROBA, Workload, load_verified
+from bench.wrk import WrkError, run_wrk
+
+COMPUTE_FLOOR = "floor-compute"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a run needs. ``wrk`` is the wrk binary, or None to use the Python client for every workload."""
+
+    specs: list[ServerSpec]
+    work: list[Workload]
+    reps: int
+    bodies: dict[str, Path]
+    models: dict[str, Path]
+    wrk: str | None
+    time_limit: int
+
+
+def _record(result: LoadResult, rows: int, server_cpu_s: float, busy_s: float, wall_s: float) -> dict:
+    n = max(result.requests, 1)
+    foreign = max(0.0, busy_s - server_cpu_s - result.client_cpu_s)
+    return {
+        "client": result.client,
+        "requests": result.requests,
+        "rows_per_request": rows,
+        "req_s": result.requests / result.duration_s,
+        "rows_s": result.requests * rows / result.duration_s,
+        "p50_ms": result.p50_ms,
+        "p90_ms": result.p90_ms,
+        "p99_ms": result.p99_ms,
+        "server_cpu_ms_per_req": server_cpu_s * 1000 / n,
+        "client_cpu_ms_per_req": result.client_cpu_s * 1000 / n,
+        "foreign_cpu_pct": 100 * foreign / (wall_s * os.cpu_count()),
+        "non200": result.non200,
+        "errors": result.error_count - result.non200,
+        "error_detail": result.errors,
+    }
+
+
+def _load(plan: Plan, server: RunningServer, w: Workload, count: int) -> LoadResult:
+    # wrk for the repeated workloads; one 100 000-row request is a single exchange, timed by the Python client
+    if plan.wrk and count >= w.connections and w.count > 1:
+        return run_wrk(plan.wrk, server.url, "/score", plan.bodies[w.name], count, w.connections, plan.time_limit)
+    return run_python(server.url, "/score", plan.bodies[w.name].read_bytes(), count, w.connections, plan.time_limit)
+
+
+def measure_workload(plan: Plan, server: RunningServer, w: Workload) -> dict:
+    """Warm up, then one measured run of ``w`` against ``server``; returns the figures of that run."""
+    if w.warmup:
+        _load(plan, server, w, max(w.warmup, w.connections))
+    busy0, _ = procstat.machine_cpu_seconds()
+    server0, wall0 = server.cpu_seconds(), time.monotonic()
+    result = _load(plan, server, w, w.count)
+    wall = time.monotonic() - wall0
+    server_cpu = server.cpu_seconds() - server0
+    busy = procstat.machine_cpu_seconds()[0] - busy0
+    return _record(result, w.rows, server_cpu, busy, wall)
+
+
+def measure_compute_floor(plan: Plan, w: Workload, models: dict) -> dict:
+    """The in-process floor for ``w``: its own CPU is the 'server' CPU."""
+    body = plan.bodies[w.name].read_bytes()
+    busy0, _ = procstat.machine_cpu_seconds()
+    wall0 = time.monotonic()
+    method = "predict_proba" if w.model == PROBA else "predict"
+    result = run_in_process(models[w.model], body, w.count, w.warmup, method)
+    wall = time.monotonic() - wall0
+    busy = procstat.machine_cpu_seconds()[0] - busy0
+    cpu, result.client_cpu_s = result.client_cpu_s, 0.0
+    return _record(result, w.rows, cpu, busy, wall)
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_plan(plan: Plan, log_dir: Path) -> dict:
+    """Execute ``plan``; returns ``{"instances": {name: {...}}, "runs": {system: {workload: [rep records]}}}``."""
+    by_name = {w.name: w for w in plan.work}
+    instances = {
+        s.name: {"system": s.system, "label": s.label, "cold_start_s": [], "memory": [], "failures": []}
+        for s in plan.specs
+    }
+    runs: dict[str, dict[str, list]] = {}
+    models = {flavour: load_verified(path) for flavour, path in plan.models.items()}
+    for rep in range(1, plan.reps + 1):
+        for spec in plan.specs:
+            info = instances[spec.name]
+            try:
+                with RunningServer(spec, log_dir) as server:
+                    info["cold_start_s"].append(server.cold_start_s)
+                    for name in spec.workloads:
+                        record = measure_workload(plan, server, by_name[name])
+                        runs.setdefault(spec.system, {}).setdefault(name, []).append(record)
+                        _progress(
+                            f"[rep {rep}/{plan.reps}] {spec.name:16} {name:10} {record['req_s']:9.1f} req/s "
+                            f"p50 {record['p50_ms']:7.2f} ms  non-200 {record['non200']} errors {record['errors']}"
+                        )
+                    info["memory"].append(server.memory())
+            except (ServerStartError, WrkError, OSError) as exc:
+                info["failures"].append(f"rep {rep}: {exc}")
+                _progress(f"[rep {rep}/{plan.reps}] {spec.name}: FAILED: {exc}")
+        for w in plan.work:
+            if w.connections > 1:  # in-process there are no connections: it would repeat the sequential figure
+                continue
+            record = measure_compute_floor(plan, w, models)
+            runs.setdefault(COMPUTE_FLOOR, {}).setdefault(w.name, []).append(record)
+        _progress(f"[rep {rep}/{plan.reps}] {COMPUTE_FLOOR} done")
+    instances[COMPUTE_FLOOR] = {
+        "system": COMPUTE_FLOOR,
+        "label": "(f) in-process parse + convert + predict + serialise (orjson, numpy)",
+        "cold_start_s": [],
+        "memory": [],
+        "failures": [],
+    }
+    return {"instances": instances, "runs": runs}

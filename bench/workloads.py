@@ -1,0 +1,88 @@
+"""The workloads (request bodies, counts, connections) and the two iris model directories they are served from."""
+
+import hashlib
+import importlib.util
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.datasets import load_iris
+
+from bench.servers import REPO_ROOT
+
+PLAIN, PROBA = "plain", "proba"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """``count`` POSTs of a ``rows``-row body per repetition over ``connections`` connections (``warmup`` unmeasured
+    first); ``model`` says which server flavour answers it (the plain SVC, or the calibrated one with predict_proba)."""
+
+    name: str
+    title: str
+    rows: int
+    count: int
+    connections: int
+    warmup: int
+    model: str = PLAIN
+
+
+def workloads(quick: bool) -> list[Workload]:
+    """The issue's five workloads; ``quick`` keeps every one but with smoke-test counts."""
+    if quick:
+        counts = {"seq": 40, "par": 48, "batch": 6, "proba": 6, "warm1": 8, "warmb": 2}
+    else:
+        counts = {"seq": 2000, "par": 3200, "batch": 300, "proba": 300, "warm1": 100, "warmb": 20}
+    return [
+        Workload("seq1", "1 row, sequential, 1 connection", 1, counts["seq"], 1, counts["warm1"]),
+        Workload("par8", "1 row, 8 connections", 1, counts["par"], 8, counts["warm1"]),
+        Workload("batch1000", "1000-row batches, sequential", 1000, counts["batch"], 1, counts["warmb"]),
+        Workload("big100k", "one 100 000-row request", 100_000, 1, 1, 0),
+        Workload("proba1000", "predict_proba, 1000-row batches", 1000, counts["proba"], 1, counts["warmb"], PROBA),
+    ]
+
+
+def iris_rows(n: int, seed: int = 0) -> list[list[float]]:
+    """``n`` iris rows drawn with replacement (seed fixed, so every server gets the same bytes); n=1 is row 0."""
+    data = load_iris().data
+    if n == 1:
+        return data[:1].tolist()
+    return data[np.random.default_rng(seed).integers(0, len(data), n)].tolist()
+
+
+def write_bodies(target: Path, work: list[Workload]) -> dict[str, Path]:
+    """Write each workload's body ``{"data": [[...], ...]}`` into ``target``; returns name → file."""
+    files = {}
+    for w in work:
+        path = target / f"{w.name}.json"
+        path.write_text(json.dumps({"data": iris_rows(w.rows)}))
+        files[w.name] = path
+    return files
+
+
+def write_model_dirs(target: Path) -> dict[str, Path]:
+    """The plain and the calibrated iris SVC, written by tests/conftest.py's ``write_iris_model_dir`` (the team's
+    shared fixture writer, so the benchmark serves exactly the model the tests serve)."""
+    spec = importlib.util.spec_from_file_location("bench_iris_fixture", REPO_ROOT / "tests" / "conftest.py")
+    fixture = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixture)
+    return {
+        PLAIN: fixture.write_iris_model_dir(target / "sklearn-iris" / "1"),
+        PROBA: fixture.write_iris_model_dir(target / "sklearn-iris-proba" / "1", probability=True),
+    }
+
+
+def load_verified(model_dir: Path):
+    """``joblib.load`` the model file only after its sha256 matches model.json.
+
+    Raises:
+        ValueError: the hash differs from the sidecar's.
+    """
+    sidecar = json.loads((model_dir / "model.json").read_text())
+    model_file = model_dir / sidecar["model_file"]
+    actual = hashlib.sha256(model_file.read_bytes()).hexdigest()
+    if actual != sidecar["sha256"]:
+        raise ValueError(f"{model_file.name} has sha256 {actual}, but model.json expects {sidecar['sha256']}")
+    return joblib.load(model_file)
