@@ -1,0 +1,155 @@
+"""The harness's parts against real processes: load clients (wrk and Python) on a real gunicorn that closes every
+connection, /proc accounting, the compute floor, the sha256 check, and the report arithmetic."""
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import joblib
+import pytest
+
+from bench import procstat, report
+from bench.compute_floor import score_once
+from bench.measure import run_python
+from bench.servers import REPO_ROOT, RunningServer, ServerSpec
+from bench.workloads import iris_rows, load_verified
+from bench.wrk import run_wrk
+
+BODY = json.dumps({"data": iris_rows(1)}).encode()
+
+
+@pytest.fixture(scope="module")
+def closing_server(tmp_path_factory):
+    """The HTTP floor app on gunicorn's sync worker, which answers every request with Connection: close."""
+    spec = ServerSpec(
+        "floor-sync",
+        "floor-sync",
+        "test",
+        (sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:{port}", "bench.floor_app:app"),
+        "/",
+    )
+    with RunningServer(spec, tmp_path_factory.mktemp("logs")) as server:
+        yield server
+
+
+def test_python_client_reconnects_after_connection_close(closing_server):
+    result = run_python(closing_server.url, "/score", BODY, total=30, connections=3, time_limit=60)
+    assert (result.requests, result.non200, result.error_count) == (30, 0, 0)
+    assert result.p50_ms <= result.p90_ms <= result.p99_ms
+
+
+def test_python_client_counts_non_200(closing_server):
+    result = run_python(closing_server.url, "/missing", BODY, total=5, connections=1, time_limit=60)
+    assert (result.requests, result.non200) == (5, 5)
+
+
+def test_python_client_counts_refused_connections():
+    spec_port = RunningServer(ServerSpec("x", "x", "x", ("true",)), REPO_ROOT).port  # a free port nobody serves
+    result = run_python(f"http://127.0.0.1:{spec_port}", "/score", BODY, total=3, connections=1, time_limit=60)
+    assert result.requests == 0 and result.errors["read"] == 3
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
+def test_wrk_stops_at_the_count_and_reconnects(closing_server, tmp_path):
+    body = tmp_path / "body.json"
+    body.write_bytes(BODY)
+    result = run_wrk(shutil.which("wrk"), closing_server.url, "/score", body, total=40, connections=4, time_limit=60)
+    assert (result.requests, result.non200, result.error_count) == (40, 0, 0)
+    assert 0 < result.duration_s < 60  # ended by the count, not by wrk's -d bound
+    missing = run_wrk(shutil.which("wrk"), closing_server.url, "/missing", body, total=4, connections=1, time_limit=60)
+    assert missing.non200 == 4
+
+
+def test_server_accounting_sees_master_and_worker(closing_server):
+    pids = closing_server.pids()
+    assert pids[0] == closing_server.proc.pid and len(pids) == 2
+    memory = closing_server.memory()
+    assert memory["workers"] == 1 and memory["total_rss_mb"] > memory["master_rss_mb"] > 0
+    before = closing_server.cpu_seconds()
+    run_python(closing_server.url, "/score", BODY, total=200, connections=1, time_limit=60)
+    assert closing_server.cpu_seconds() > before
+
+
+def test_stop_ends_the_whole_session(tmp_path):
+    spec = ServerSpec(
+        "f",
+        "f",
+        "f",
+        (sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:{port}", "-w", "2", "bench.floor_app:app"),
+        "/",
+    )
+    server = RunningServer(spec, tmp_path)
+    server.start()
+    for _ in range(500):  # the second worker may still be booting when the first answers
+        pids = procstat.session_pids(server.proc.pid)
+        if len(pids) == 3:
+            break
+        time.sleep(0.02)
+    assert len(pids) == 3
+    server.stop()
+    assert procstat.session_pids(pids[0]) == []
+
+
+def test_start_failure_reports_the_log(tmp_path):
+    spec = ServerSpec("broken", "broken", "b", (sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"))
+    with pytest.raises(Exception, match=r"broken exited with status 3:\n.*boom"):
+        RunningServer(spec, tmp_path).start()
+
+
+def test_compute_floor_matches_the_model(iris_proba_model_dir):
+    model = load_verified(iris_proba_model_dir)
+    body = json.dumps({"data": iris_rows(20)}).encode()
+    assert json.loads(score_once(model, body, "predict")) == model.predict(iris_rows(20)).tolist()
+    assert len(json.loads(score_once(model, body, "predict_proba"))[0]) == 3
+    with pytest.raises(ValueError, match=r"expected a 2-D matrix with 4 columns, got shape \(1, 3\)"):
+        score_once(model, b'{"data": [[1, 2, 3]]}', "predict")
+
+
+def test_load_verified_refuses_a_tampered_model(iris_model_dir, tmp_path):
+    shutil.copytree(iris_model_dir, tmp_path / "m")
+    joblib.dump({"not": "the model"}, tmp_path / "m" / "model.joblib")
+    with pytest.raises(ValueError, match="model.joblib has sha256 .*, but model.json expects"):
+        load_verified(tmp_path / "m")
+
+
+def _rep(req_s, rows_s=1.0):
+    return {
+        "client": "wrk",
+        "requests": 10,
+        "req_s": req_s,
+        "rows_s": rows_s,
+        "p50_ms": 1.0,
+        "p90_ms": 2.0,
+        "p99_ms": 3.0,
+        "server_cpu_ms_per_req": 1.0,
+        "client_cpu_ms_per_req": 0.1,
+        "foreign_cpu_pct": 0.0,
+        "non200": 0,
+        "errors": 0,
+    }
+
+
+def test_ratios_pair_repetitions_and_targets_use_their_medians():
+    runs = {
+        "ours": {"seq1": [_rep(300), _rep(900), _rep(1000)]},
+        "reference": {"seq1": [_rep(100), _rep(600), _rep(200)]},
+    }
+    table = report.ratios(runs)
+    assert table["ours/reference seq1 req_s"]["per_rep"] == [3.0, 1.5, 5.0]
+    assert table["ours/reference seq1 req_s"]["median"] == 3.0
+    assert report.summarize(runs)["ours"]["seq1"]["req_s"] == 900
+    instances = {"ours": {"cold_start_s": [2.0, 3.0, 2.5]}, "reference": {"cold_start_s": [2.4, 2.4, 2.4]}}
+    targets = {t["key"]: t for t in report.evaluate_targets(table, instances)}
+    assert targets["ours/reference seq1 req_s"]["met"] is True
+    assert targets["ours/reference par8 req_s"]["met"] is None
+    assert targets["cold_start ours/reference"]["met"] is False
+
+
+def test_cli_rejects_bad_arguments_with_status_2():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--reps", "0"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "--reps: expected a positive integer, got 0" in done.stderr
