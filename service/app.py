@@ -1,0 +1,119 @@
+"""create_app(settings): the Flask app for one entry script, with its model check, runner, swagger and metrics."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+
+from service import routes
+from service.compat import AMLRequest
+from service.entry_script import load_entry_script
+from service.metrics import Metrics
+from service.runner import Runner
+from service.settings import Settings
+from service.swagger import SwaggerDocuments, build_documents
+
+logger = logging.getLogger("service")
+EXTENSION = "scoring"
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Everything the views need, stored once in ``app.extensions["scoring"]``."""
+
+    settings: Settings
+    runner: Runner
+    swagger: SwaggerDocuments
+    metrics: Metrics
+    model_info: object | None
+    """service.model_dir.ModelInfo of the served model directory, None when there is none (or several)."""
+
+
+def check_model_dir(model_dir: Path | None, *, verify: bool = True) -> object | None:
+    """Read (and verify the sha256 of) every model.json under ``model_dir``, in its own or the Azure layout.
+
+    Returns the ModelInfo when there is exactly one model directory, else None (custom scripts may use a model
+    directory without model.json, or several models).
+
+    Raises
+    ------
+    service.model_dir.ModelDirError
+        A model.json is invalid, or its model file is missing or does not match its sha256.
+    """
+    if model_dir is None or not model_dir.is_dir():
+        return None
+    from service.model_dir import read_model_info, verify_model_file
+
+    candidates = (
+        [model_dir]
+        if (model_dir / "model.json").is_file()
+        else sorted(p.parent for p in model_dir.glob("*/*/model.json"))
+    )
+    infos = [read_model_info(path) for path in candidates]
+    if verify:
+        for info in infos:
+            verify_model_file(info)
+    return infos[0] if len(infos) == 1 else None
+
+
+def create_app(
+    settings: Settings,
+    *,
+    init_in_background: bool = False,
+    on_init_failure=None,
+    verify_model: bool = True,
+) -> Flask:
+    """Build the app: check the model directory, load the entry script, start init(), prepare swagger and metrics.
+
+    ``init_in_background`` runs init() in a thread so the worker answers /health/live at once and /score,
+    ``/`` and /health/ready with 503 until init() is done; ``on_init_failure(exc)`` is then called if it fails.
+    ``verify_model=False`` skips the sha256 check when the caller (the launcher) has done it already.
+
+    Raises
+    ------
+    service.model_dir.ModelDirError
+        The model directory's model.json is invalid or its model file fails the sha256 check.
+    service.errors.EntryScriptError
+        The entry script cannot be imported or breaks the init()/run() contract.
+    Exception
+        Whatever init() raised, when it runs in this thread.
+    """
+    # The entry-script contract: scripts read the model location from the environment.
+    if settings.model_dir is not None:
+        os.environ["AZUREML_MODEL_DIR"] = str(settings.model_dir)
+    for path in (settings.app_root, settings.source_dir):
+        if path is not None and str(path) not in sys.path:
+            sys.path.append(str(path))
+    for warning in settings.warnings:
+        logger.warning(warning)
+
+    model_info = check_model_dir(settings.model_dir, verify=verify_model)
+    script = load_entry_script(settings.entry_script)
+    runner = Runner(script, timeout_ms=settings.scoring_timeout_ms, threads=settings.worker_threads)
+    swagger = build_documents(
+        script.run,
+        app_root=settings.app_root,
+        title=settings.service_name,
+        version=settings.service_version,
+        path_prefix=settings.service_path_prefix,
+    )
+    metrics = Metrics(settings.metrics_dir)
+
+    app = Flask("service")
+    app.request_class = AMLRequest
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions[EXTENSION] = Scoring(settings, runner, swagger, metrics, model_info)
+    routes.register(app)
+
+    def record_init_time() -> None:
+        if runner.init_seconds is not None:
+            metrics.model_load.set(runner.init_seconds)
+
+    runner.start(background=init_in_background, on_failure=on_init_failure, on_ready=record_init_time)
+    logger.info("Scoring timeout is set to %d ms", settings.scoring_timeout_ms)
+    return app

@@ -1,0 +1,26 @@
+"""Optional bearer-key authentication for /score, /swagger.json and /model (health and metrics stay open)."""
+
+from __future__ import annotations
+
+import hmac
+
+from service.errors import Unauthorized
+
+PROTECTED_ENDPOINTS = frozenset({"score", "swagger", "model"})
+
+
+def check_bearer_key(authorization: str | None, api_key: str) -> None:
+    """Accept ``Authorization: Bearer <api_key>``; the key comparison takes constant time.
+
+    Raises
+    ------
+    Unauthorized
+        The header is missing, not a Bearer credential, or holds another key (the message does not say which).
+    """
+    scheme, _, presented = (authorization or "").partition(" ")
+    valid = hmac.compare_digest(presented.strip().encode("utf-8"), api_key.encode("utf-8"))
+    if scheme.lower() != "bearer" or not valid:
+        raise Unauthorized(
+            "Missing or invalid credentials: expected the header 'Authorization: Bearer <key>' with the service key.",
+            headers={"WWW-Authenticate": 'Bearer realm="scoring"'},
+        )

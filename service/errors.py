@@ -1,0 +1,94 @@
+"""Errors the service answers with: each class carries its HTTP status; one renderer gives {"message", "request_id"}.
+
+Messages are safe to send: they never contain a traceback or echo large client input.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base class: ``message`` goes to the client with ``status``; ``run_function_failed`` sets the Azure header."""
+
+    status = 500
+    run_function_failed = False
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+
+class BadInput(ServiceError):
+    """The request body or query cannot be turned into run() arguments (400)."""
+
+    status = 400
+
+
+class Unauthorized(ServiceError):
+    """A key is configured and the request did not present it (401)."""
+
+    status = 401
+
+
+class NotFound(ServiceError):
+    """The resource does not exist, e.g. /model without a model directory (404)."""
+
+    status = 404
+
+
+class MethodNotAllowed(ServiceError):
+    """The route exists but not for this method (405)."""
+
+    status = 405
+
+
+class PayloadTooLarge(ServiceError):
+    """The request body exceeds MAX_REQUEST_BODY_BYTES (413)."""
+
+    status = 413
+
+
+class UnsupportedMediaType(ServiceError):
+    """A schema-decorated run() needs a JSON Content-Type (415)."""
+
+    status = 415
+
+
+class HeaderTooLong(ServiceError):
+    """A request-id header exceeds 100 characters (431)."""
+
+    status = 431
+
+
+class NotReady(ServiceError):
+    """init() has not finished, failed, or the worker is shutting down (503)."""
+
+    status = 503
+
+
+class ScoringTimeout(ServiceError):
+    """run() did not return within SCORING_TIMEOUT_MS (504)."""
+
+    status = 504
+    run_function_failed = True
+
+
+class RunFailed(ServiceError):
+    """The user's run() raised; the traceback is logged, the client gets a generic message (500)."""
+
+    status = 500
+    run_function_failed = True
+
+    def __init__(self) -> None:
+        super().__init__("An unexpected error occurred in scoring script. Check the logs for more info.")
+
+
+class InternalError(ServiceError):
+    """Anything else that went wrong on our side (500)."""
+
+    def __init__(self) -> None:
+        super().__init__("An unexpected internal error occurred. Check the logs for more info.")
+
+
+class EntryScriptError(Exception):
+    """The entry script cannot be used: import failed, init/run missing, or run() has an unusable signature."""

@@ -1,0 +1,78 @@
+"""Log format (the reference's text lines in UTC, or one JSON object per line) and the per-request access line."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+import orjson
+
+TEXT_FORMAT = "%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"
+access_logger = logging.getLogger("service.access")
+
+
+class UtcFormatter(logging.Formatter):
+    """The reference's line format, timestamps in UTC."""
+
+    converter = time.gmtime
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, pid, logger, message, the access fields, and any traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "pid": record.process,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(getattr(record, "access", {}))
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode("utf-8")
+
+
+def logging_config(level: str, log_format: str) -> dict:
+    """A logging.config.dictConfig dict: everything to stdout, gunicorn's own errors to stderr, both formatted alike."""
+    formatter = {"()": JsonFormatter} if log_format == "json" else {"()": UtcFormatter}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"service": formatter},
+        "handlers": {
+            "stdout": {"class": "logging.StreamHandler", "formatter": "service", "stream": "ext://sys.stdout"},
+            "stderr": {"class": "logging.StreamHandler", "formatter": "service", "stream": "ext://sys.stderr"},
+        },
+        "root": {"level": level, "handlers": ["stdout"]},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+        },
+    }
+
+
+def log_access(method: str, path: str, status: int, duration_ms: float, request_id: str | None) -> None:
+    """Write the one access line of a request: method, path (with query), status, duration and request id."""
+    access_logger.info(
+        "%s %s %d %.3fms %s",
+        method,
+        path,
+        status,
+        duration_ms,
+        request_id or "-",
+        extra={
+            "access": {
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": round(duration_ms, 3),
+                "request_id": request_id,
+            }
+        },
+    )

@@ -1,0 +1,159 @@
+"""Lifecycle of one worker's entry script: init() once (now or in the background), readiness, and timed run() calls.
+
+run() executes on a small thread pool so SCORING_TIMEOUT_MS is enforced for every gunicorn thread (the reference's
+SIGALRM works only in a main thread). A timed-out call is answered with 504 at once; the still-running call is then
+asked to stop with an asynchronous exception, which takes effect at its next Python bytecode.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ctypes
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from enum import Enum
+
+from service.entry_script import EntryScript
+from service.errors import NotReady, ScoringTimeout
+
+logger = logging.getLogger("service.runner")
+
+
+class State(Enum):
+    """Where the worker is in its life; only READY serves /score."""
+
+    STARTING = "starting"
+    READY = "ready"
+    FAILED = "failed"
+    STOPPING = "stopping"
+
+
+class _Interrupted(BaseException):
+    """Raised inside a run() that outlived SCORING_TIMEOUT_MS (a BaseException: user `except Exception` keeps out)."""
+
+
+class _Call:
+    """One run() call; ``lock`` orders the interrupt against the call finishing, so no other call is interrupted."""
+
+    __slots__ = ("lock", "thread_id")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.thread_id: int | None = None
+
+
+class Runner:
+    """Owns the entry script of one worker: its init() state and its run() calls."""
+
+    def __init__(self, script: EntryScript, *, timeout_ms: int, threads: int) -> None:
+        self.script = script
+        self.timeout_ms = timeout_ms
+        self.state = State.STARTING
+        self.init_seconds: float | None = None
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="run")
+
+    @property
+    def ready(self) -> bool:
+        """True once init() has finished and until shutdown begins."""
+        return self.state is State.READY
+
+    def start(
+        self,
+        *,
+        background: bool,
+        on_failure: Callable[[BaseException], None] | None = None,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        """Run the script's init(): in this thread (exceptions propagate) or in a background thread.
+
+        ``on_ready`` is called once init() has succeeded. In the background, a failing init() is logged, the state
+        becomes FAILED and ``on_failure(exc)`` is called.
+        """
+        if not background:
+            self._init(on_ready)
+            return
+
+        def target() -> None:
+            try:
+                self._init(on_ready)
+            except BaseException as exc:
+                logger.exception("User's init function failed")
+                self.state = State.FAILED
+                if on_failure is not None:
+                    on_failure(exc)
+
+        threading.Thread(target=target, name="entry-script-init", daemon=True).start()
+
+    def _init(self, on_ready: Callable[[], None] | None) -> None:
+        logger.info("Invoking user's init function")
+        started = time.perf_counter()
+        self.script.init()
+        self.init_seconds = time.perf_counter() - started
+        logger.info("User's init has completed successfully in %.3f s", self.init_seconds)
+        if on_ready is not None:
+            on_ready()
+        if self.state is State.STARTING:
+            self.state = State.READY
+
+    def begin_shutdown(self) -> None:
+        """Mark the worker as stopping: readiness and /score answer 503 from now on."""
+        self.state = State.STOPPING
+
+    def check_ready(self) -> None:
+        """Raises NotReady (503) unless init() has finished and the worker is not stopping."""
+        if self.state is State.READY:
+            return
+        reasons = {
+            State.STARTING: "The service is starting: init() has not finished yet.",
+            State.FAILED: "The entry script's init() failed; see the service log.",
+            State.STOPPING: "The service is shutting down.",
+        }
+        raise NotReady(reasons[self.state], headers={"Retry-After": "1"})
+
+    def run(self, arguments: Mapping[str, object], request_headers: Mapping[str, str]) -> tuple[object, float]:
+        """Call run() and return (output, elapsed ms); the caller's context (flask.request) is visible inside.
+
+        Raises
+        ------
+        ScoringTimeout
+            run() did not finish within SCORING_TIMEOUT_MS.
+        Exception
+            Whatever run() raised, unchanged.
+        """
+        call = _Call()
+        context = contextvars.copy_context()
+        future = self._pool.submit(context.run, self._timed, call, arguments, request_headers)
+        try:
+            return future.result(timeout=self.timeout_ms / 1000)
+        except FutureTimeout:
+            if not future.cancel():
+                self._interrupt(call)
+            raise ScoringTimeout(f"Scoring timeout after {self.timeout_ms} ms") from None
+
+    def _timed(self, call: _Call, arguments: Mapping[str, object], headers: Mapping[str, str]) -> tuple[object, float]:
+        try:
+            with call.lock:
+                call.thread_id = threading.get_ident()
+            try:
+                started = time.perf_counter()
+                output = self.script.call_run(arguments, headers)
+                elapsed_ms = (time.perf_counter() - started) * 1000
+            finally:
+                with call.lock:
+                    call.thread_id = None
+            return output, elapsed_ms
+        except _Interrupted:
+            logger.warning("A run() call that exceeded %d ms was stopped", self.timeout_ms)
+            return None, 0.0
+
+    @staticmethod
+    def _interrupt(call: _Call) -> None:
+        with call.lock:
+            if call.thread_id is not None:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(call.thread_id), ctypes.py_object(_Interrupted)
+                )
