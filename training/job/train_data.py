@@ -105,6 +105,8 @@ def _load_csv(path: Path, label: str | None) -> Dataset:
             f"Label column '{label}' not found in {source}. Available columns are: {', '.join(columns)}. "
             f"Pass --label with one of them."
         )
+    if frame.empty:
+        raise DataError(f"{source} has no data rows, only a header; training needs rows of numbers.")
     features = frame.drop(columns=[label])
     if features.shape[1] == 0:
         raise DataError(f"{source} has no feature column: every column except the label '{label}' is a feature.")
@@ -120,10 +122,8 @@ def _load_csv(path: Path, label: str | None) -> Dataset:
     y = frame[label].to_numpy()
     classes = pd.unique(frame[label])
     if len(classes) < 2:
-        found = f"1 distinct value ({_quote(classes[0])})" if len(classes) else "no values"
-        raise DataError(
-            f"Label column '{label}' in {source} has {found} while a classifier needs at least 2 classes."
-        )
+        raise DataError(f"Label column '{label}' in {source} has 1 distinct value ({_quote(classes[0])}) while a "
+                        f"classifier needs at least 2 classes.")
     return Dataset(features.astype(np.float64), y, list(features.columns), source)
 
 

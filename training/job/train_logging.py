@@ -15,7 +15,7 @@ class AzureRunLogger:
 
     def __init__(self, run):
         self.run = run
-        self.run_id = run.id if hasattr(run, "id") else getattr(run, "_run_id", None)
+        self.run_id = run.id
 
     def log(self, name: str, value) -> None:
         """Log one scalar metric."""

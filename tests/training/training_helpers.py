@@ -1,0 +1,30 @@
+"""Constants and helpers imported by the training tests (conftest.py holds the fixtures)."""
+
+import sys
+from pathlib import Path
+
+from sklearn.datasets import load_iris
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+def write_iris_csv(path: Path, *, label: str = "species") -> Path:
+    """iris with named columns and string labels (setosa, versicolor, virginica), in the data set's row order."""
+    iris = load_iris(as_frame=True)
+    frame = iris.data.copy()
+    frame.columns = IRIS_COLUMNS
+    frame[label] = iris.target_names[iris.target]
+    frame.to_csv(path, index=False)
+    return path
+
+
+def subprocess_env(**overrides: str) -> dict:
+    """The current environment with the repository importable (for ``python -m training`` in a subprocess)."""
+    import os
+
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(overrides)
+    return env
