@@ -20,6 +20,7 @@ for integer samples; the first dimension (batch size) is free.
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from operator import itemgetter
 
 import numpy as np
@@ -166,7 +167,11 @@ class _Spec:
         self.enforce_shape = param_type.enforce_shape
         self.feature_names = columns or getattr(param_type, "feature_names", None)
         self.who = getattr(param_type, "model_label", "the model")
-        self.example = _example(sample)
+        self._sample = sample
+
+    @cached_property
+    def example(self) -> str | None:
+        return _example(self._sample)
 
     def position(self, index: tuple[int, ...]) -> str:
         if len(index) == 1:
