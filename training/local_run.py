@@ -42,10 +42,10 @@ def run_training_locally(train_args: list[str], *, workspace: Path, experiment: 
         Whatever training raised (``DataError`` for bad data): the run is recorded as ``failed`` with the error,
         the exception gets a note naming the run id, and it is re-raised.
     """
-    parsed = load_job_module("train_args").parse_args(list(train_args))
-    job = load_job_module("train")
+    arguments, job = load_job_module("train_args"), load_job_module("train")
+    parsed = arguments.parse_args(list(train_args))
     history = RunHistory(workspace)
-    run_id = history.start(experiment, load_job_module("train_args").params_of(parsed)).run_id
+    run_id = history.start(experiment, arguments.params_of(parsed)).run_id
     output_dir = Path(parsed.output_dir) if parsed.output_dir else history.run_dir(run_id) / "outputs"
     log = io.StringIO()
     try:

@@ -51,7 +51,7 @@ class Registry:
     """The model registry of the workspace at ``workspace`` (``workspace.db`` + ``models/<name>/<version>/``)."""
 
     def __init__(self, workspace: Path):
-        self.workspace = Path(workspace)
+        self.workspace = Path(workspace).absolute()
 
     def register(self, name: str, path: Path, *, tags: dict | None = None, properties: dict | None = None,
                  description: str | None = None, model_framework: str = "ScikitLearn",

@@ -55,7 +55,7 @@ class RunHistory:
     """Run records of the workspace at ``workspace`` (``<workspace>/workspace.db``, ``<workspace>/runs/<id>/``)."""
 
     def __init__(self, workspace: Path):
-        self.workspace = Path(workspace)
+        self.workspace = Path(workspace).absolute()
 
     def run_dir(self, run_id: str) -> Path:
         """The artifact directory of a run: ``<workspace>/runs/<run id>``."""

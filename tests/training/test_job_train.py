@@ -69,6 +69,7 @@ def test_probability_flag_wraps_in_calibrated_classifier(job, tmp_path):
     result, _, sidecar = train_in_process(job, tmp_path, "--probability")
     assert sidecar["estimator"] == "sklearn.calibration.CalibratedClassifierCV"
     assert sidecar["has_predict_proba"] is True and sidecar["params"]["probability"] is True
+    check_model_dir(result.output_dir)
     model = joblib.load(result.output_dir / "model.joblib")
     assert model.ensemble is False and type(model.estimator).__name__ == "SVC"
     assert model.predict_proba(np.array(sidecar["input_sample"])).shape == (5, 3)
@@ -76,6 +77,7 @@ def test_probability_flag_wraps_in_calibrated_classifier(job, tmp_path):
 
 def test_csv_data_keeps_feature_names_and_string_classes(job, tmp_path, iris_csv):
     result, logger, sidecar = train_in_process(job, tmp_path, "--data", str(iris_csv), "--label", "species")
+    check_model_dir(result.output_dir)
     model = joblib.load(result.output_dir / "model.joblib")
     assert list(model.feature_names_in_) == IRIS_COLUMNS
     assert sidecar["feature_names"] == IRIS_COLUMNS and sidecar["input_dtype"] == "float64"

@@ -123,3 +123,11 @@ def test_a_version_directory_without_a_row_is_replaced(workspace, model_dir):
     record = Registry(workspace).register("a", model_dir)
     assert record.version == 1 and not (record.path / "junk").exists()
     assert Registry(workspace).get("a") == record
+
+
+def test_a_relative_workspace_gives_absolute_paths(tmp_path, monkeypatch, model_dir):
+    monkeypatch.chdir(tmp_path)
+    record = Registry("relative-ws").register("a", model_dir)
+    monkeypatch.chdir(model_dir)
+    assert record.path == tmp_path / "relative-ws" / "models" / "a" / "1"
+    assert Registry(tmp_path / "relative-ws").get("a") == record
