@@ -265,7 +265,8 @@ def _leaves(spec: _Spec, value: list):
         first_index, first = level[0]
         width = len(first) if isinstance(first, list | tuple) else None
         for index, node in level:
-            where = spec.position(index).capitalize()
+            where = spec.position(index)
+            where = where[0].upper() + where[1:]
             if not isinstance(node, list | tuple):
                 what = "a record (object)" if isinstance(node, dict) else _describe(node)
                 raise ConversionError(

@@ -63,8 +63,9 @@ def run(data, method="predict"):
             f'Input "method" is {str(method)[:40]!r}, but {_info.label} supports only: {", ".join(METHODS)}.'
         )
     if method == "predict_proba" and not hasattr(model, "predict_proba"):
+        label, estimator = _info.label, _info.sidecar.get("estimator")
         return _bad_request(
-            f"{_info.label.capitalize()} ({_info.sidecar.get('estimator')}) has no predict_proba; "
+            f"{label[0].upper()}{label[1:]} has no predict_proba (estimator {estimator}); "
             'use "method": "predict", or train the model with probability estimates.'
         )
     if hasattr(model, "feature_names_in_"):  # fitted on a DataFrame: keep sklearn's feature-name check quiet and exact

@@ -1,0 +1,102 @@
+"""service/score.py (the no-code entry script) running unchanged under the REFERENCE server, azmlinfsrv 1.5.1.
+
+The reference loads it like any Azure entry script; only ``PYTHONPATH`` points at the repository so that
+``service.conversion`` and ``service.model_dir`` import. Our own server runs it in test_differential.py.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "scripts"))
+from diff_servers import REPO, reference_python, reference_server  # noqa: E402
+
+from service.model_dir import load_model  # noqa: E402
+
+pytestmark = [pytest.mark.reference, pytest.mark.slow]
+
+SCORE_PY = REPO / "service" / "score.py"
+NAMES = list(load_iris().feature_names)
+ROWS = load_iris().data[::10].tolist()
+
+
+@pytest.fixture(scope="module")
+def proba_server(iris_proba_model_dir, tmp_path_factory):
+    with reference_server(reference_python(), SCORE_PY, iris_proba_model_dir, tmp_path_factory.mktemp("ref")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def plain_server(iris_model_dir, tmp_path_factory):
+    with reference_server(reference_python(), SCORE_PY, iris_model_dir, tmp_path_factory.mktemp("ref")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def proba_model(iris_proba_model_dir):
+    return load_model(iris_proba_model_dir)[0]
+
+
+def test_predict_rows(proba_server, proba_model):
+    assert proba_server.post_json({"data": ROWS}) == (200, proba_model.predict(np.array(ROWS)).tolist())
+    assert proba_server.post_json({"data": ROWS[:1], "method": "predict"}) == (200, [0])
+
+
+def test_predict_proba_returns_classes_and_probabilities(proba_server, proba_model):
+    status, body = proba_server.post_json({"data": ROWS, "method": "predict_proba"})
+    assert status == 200
+    assert body["classes"] == [0, 1, 2]
+    assert body["probabilities"] == proba_model.predict_proba(np.array(ROWS)).tolist()
+
+
+def test_records_with_feature_names_in_any_order(proba_server, proba_model):
+    records = [dict(reversed(list(zip(NAMES, row, strict=True)))) for row in ROWS]
+    assert proba_server.post_json({"data": records}) == (200, proba_model.predict(np.array(ROWS)).tolist())
+
+
+def test_numeric_strings_are_coerced_like_the_reference(proba_server):
+    assert proba_server.post_json({"data": [[str(v) for v in ROWS[0]]]}) == (200, [0])
+
+
+def test_unknown_method_is_a_400_from_the_script(proba_server):
+    status, body = proba_server.post_json({"data": ROWS[:1], "method": "decision_function"})
+    assert status == 400
+    assert body == {
+        "message": "Input \"method\" is 'decision_function', but model sklearn-iris-proba (version 1) supports only: "
+        "predict, predict_proba."
+    }
+
+
+def test_predict_proba_without_it_is_a_400(plain_server):
+    status, body = plain_server.post_json({"data": ROWS[:1], "method": "predict_proba"})
+    assert status == 400
+    assert body == {
+        "message": "Model sklearn-iris (version 1) has no predict_proba (estimator sklearn.svm._classes.SVC); use "
+        '"method": "predict", or train the model with probability estimates.'
+    }
+    assert plain_server.post_json({"data": ROWS[:1]}) == (200, [0])
+
+
+def test_swagger_is_built_from_model_json(proba_server, iris_proba_model_dir):
+    sidecar = json.loads((iris_proba_model_dir / "model.json").read_text())
+    status, doc, _ = proba_server.request("GET", "/swagger.json?version=3")
+    assert status == 200
+    service_input = doc["components"]["schemas"]["ServiceInput"]
+    assert service_input["example"] == {"data": sidecar["input_sample"], "method": "predict"}
+    assert service_input["properties"]["data"]["items"]["items"] == {"type": "number", "format": "double"}
+    assert service_input["properties"]["method"] == {"type": "string"}
+    assert doc["components"]["schemas"]["ServiceOutput"]["example"] == sidecar["output_sample"]
+
+
+def test_bad_input_is_the_reference_500_with_our_message_in_its_log(proba_server):
+    """The reference turns every conversion error into a generic 500; our message still reaches its log."""
+    status, body = proba_server.post_json({"data": [[1, 2, 3]]})
+    assert status == 500
+    assert body == {"message": "An unexpected error occurred in scoring script. Check the logs for more info."}
+    assert "ConversionError: Input \"data\" has 3 columns, but model sklearn-iris-proba (version 1) is expecting 4" in (
+        proba_server.log_path.read_text()
+    )
