@@ -1,28 +1,23 @@
 """Local model registry with Azure ML ``Model`` semantics: immutable, versioned, verified copies of model directories.
 
-Registration copies the directory into ``<workspace>/tmp/`` outside any lock, then allocates the version inside
-``BEGIN IMMEDIATE``, renames the copy to ``<workspace>/models/<name>/<version>`` and inserts the row in that same
-transaction: an entry is complete or absent, whatever process dies when.
+Registration copies the directory into ``<workspace>/tmp/`` (training/staging.py) outside any lock, then
+allocates the version inside ``BEGIN IMMEDIATE``, renames the copy to ``<workspace>/models/<name>/<version>`` and
+inserts the row in that same transaction: an entry is complete or absent, whatever process dies when.
 """
 
-import fcntl
 import json
 import os
 import re
 import shutil
-import time
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from training.db import connect, utc_now
 from training.errors import InvalidArgument, InvalidModelDir, ModelNotFound, TamperedModel
 from training.model_dir import SIDECAR_FILE, check_model_dir, read_sidecar, sha256_file
+from training.staging import staged_copy
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
-# Seconds to sleep after copying each file during registration. Only tests set it, to kill a registration
-# deterministically while its copy is in progress; unset (the default) it costs nothing.
-COPY_PAUSE_ENV = "SKLEARN_REGISTRY_COPY_PAUSE_S"
 
 
 @dataclass(frozen=True)
@@ -73,23 +68,12 @@ class Registry:
         tags, properties = _check_strings("tags", tags), _check_strings("properties", properties)
         resources = _check_resources(resource_configuration)
         sidecar = check_model_dir(path)
-        tmp_root = self.workspace / "tmp"
-        tmp_root.mkdir(parents=True, exist_ok=True)
-        self._remove_abandoned_copies(tmp_root)
-        token = f"reg-{uuid.uuid4().hex}"
-        staging, lock_path = tmp_root / token, tmp_root / f"{token}.lock"
-        with open(lock_path, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                _copy_tree(Path(path), staging)
-                if sha256_file(staging / sidecar["model_file"]) != sidecar["sha256"]:
-                    raise InvalidModelDir(f"'{path}' changed while it was being registered; register it again.")
-                return self._commit(name, staging, sidecar, tags, properties, description, model_framework,
-                                    model_framework_version or sidecar.get("sklearn_version"), resources,
-                                    run_id if run_id is not None else sidecar.get("run_id"))
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-                lock_path.unlink(missing_ok=True)
+        with staged_copy(Path(path), self.workspace / "tmp") as staging:
+            if sha256_file(staging / sidecar["model_file"]) != sidecar["sha256"]:
+                raise InvalidModelDir(f"'{path}' changed while it was being registered; register it again.")
+            return self._commit(name, staging, sidecar, tags, properties, description, model_framework,
+                                model_framework_version or sidecar.get("sklearn_version"), resources,
+                                run_id if run_id is not None else sidecar.get("run_id"))
 
     def get(self, name: str, version: int | None = None) -> ModelRecord:
         """The model ``name`` at ``version`` (latest when None), after checking its files against the registry.
@@ -191,32 +175,6 @@ class Registry:
         known = f"Registered models are: {', '.join(names)}." if names else "The registry is empty."
         return (f"No model named '{name}' in the registry at {self.workspace}. {known} Train and register one with "
                 f"`python -m training train --register {name}`.")
-
-    @staticmethod
-    def _remove_abandoned_copies(tmp_root: Path) -> None:
-        # A staging copy whose lock nobody holds belongs to a registration that died (e.g. SIGKILL mid-copy).
-        for lock_path in tmp_root.glob("reg-*.lock"):
-            with open(lock_path, "a") as lock:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue
-                shutil.rmtree(tmp_root / lock_path.stem, ignore_errors=True)
-                lock_path.unlink(missing_ok=True)
-
-
-def _copy_tree(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` file by file in sorted order, pausing after each when the test hook is set."""
-    pause = float(os.environ.get(COPY_PAUSE_ENV) or 0)
-    target.mkdir()
-    for directory, subdirs, files in os.walk(source):
-        subdirs.sort()
-        relative = Path(directory).relative_to(source)
-        (target / relative).mkdir(exist_ok=True)
-        for file_name in sorted(files):
-            shutil.copy2(Path(directory) / file_name, target / relative / file_name)
-            if pause:
-                time.sleep(pause)
 
 
 def _write_json(path: Path, data: dict) -> None:

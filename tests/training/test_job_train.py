@@ -101,6 +101,7 @@ def test_to_argv_round_trips(job):
     (["--penalty", "0"], "expected a number > 0, got '0'"),
     (["--test-size", "1"], "expected a fraction between 0 and 1"),
     (["--penalty", "nan"], "expected a finite number"),
+    (["--label", "species"], "--label applies to --data"),
 ])
 def test_bad_arguments_raise_usage_error(job, argv, message):
     with pytest.raises(job.train_args.UsageError, match=re.escape(message)):

@@ -9,7 +9,8 @@ import time
 import pytest
 from training_helpers import PYTHON, subprocess_env
 
-from training.registry import COPY_PAUSE_ENV, Registry
+from training.registry import Registry
+from training.staging import COPY_PAUSE_ENV
 
 REGISTER_LOOP = textwrap.dedent("""
     import sys, time

@@ -44,7 +44,11 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """Parse train.py arguments. Raises ``UsageError`` (not SystemExit) on invalid ones."""
-    return build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.label is not None and args.data is None:
+        parser.error("--label applies to --data; add --data with the CSV file, or drop --label to train on iris")
+    return args
 
 
 def to_argv(args: argparse.Namespace) -> list[str]:

@@ -3,6 +3,7 @@
 Part of the Azure ML snapshot (training/job/): stdlib, numpy, pandas and scikit-learn only, no package imports.
 """
 
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,8 +79,6 @@ def split(dataset: Dataset, test_size: float, random_state: int = 0):
 
 def fingerprint(dataset: Dataset) -> str:
     """``"sha256:<hex>"`` over the feature bytes, the label values and the feature names."""
-    import hashlib
-
     digest = hashlib.sha256()
     digest.update(np.ascontiguousarray(np.asarray(dataset.X, dtype=np.float64)).tobytes())
     y = np.asarray(dataset.y)
