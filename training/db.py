@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from training.errors import WorkspaceUnavailable
+
 WORKSPACE_ENV = "SKLEARN_WORKSPACE"
 _SCHEMA = Path(__file__).with_name("schema.sql")
 
@@ -23,19 +25,32 @@ def connect(workspace: Path) -> Iterator[sqlite3.Connection]:
 
     Callers open write transactions explicitly with ``BEGIN IMMEDIATE``; WAL mode and a long busy timeout let
     several processes (parallel sweeps, concurrent registrations) share the file.
+
+    Raises ``WorkspaceUnavailable`` when the directory or database cannot be created or opened.
     """
     workspace = Path(workspace)
-    workspace.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(workspace / "workspace.db", timeout=60, isolation_level=None)
+    try:
+        workspace.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(workspace / "workspace.db", timeout=60, isolation_level=None)
+    except (OSError, sqlite3.Error) as exc:
+        raise _unavailable(workspace, exc) from exc
     connection.row_factory = sqlite3.Row
     try:
-        connection.execute("PRAGMA busy_timeout = 60000")
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA foreign_keys = ON")
-        connection.executescript(_SCHEMA.read_text())
+        try:
+            connection.execute("PRAGMA busy_timeout = 60000")
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            connection.executescript(_SCHEMA.read_text())
+        except sqlite3.DatabaseError as exc:
+            raise _unavailable(workspace, exc) from exc
         yield connection
     finally:
         connection.close()
+
+
+def _unavailable(workspace: Path, exc: Exception) -> WorkspaceUnavailable:
+    return WorkspaceUnavailable(f"Cannot open the workspace database in '{workspace}': {exc}. Point "
+                                f"{WORKSPACE_ENV} at a writable directory (default: <repository>/.workspace).")
 
 
 def utc_now() -> str:

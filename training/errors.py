@@ -23,3 +23,7 @@ class RunNotFound(TrainingError, LookupError):
 
 class InvalidArgument(TrainingError, ValueError):
     """A name, tag, property or option value the registry or run history cannot accept."""
+
+
+class WorkspaceUnavailable(TrainingError, OSError):
+    """The workspace directory or its database cannot be created or opened."""

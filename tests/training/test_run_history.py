@@ -2,7 +2,7 @@
 
 import pytest
 
-from training.errors import RunNotFound
+from training.errors import RunNotFound, WorkspaceUnavailable
 from training.run_history import RunHistory
 
 
@@ -42,3 +42,15 @@ def test_unknown_run_and_bad_status_are_refused(workspace):
     run_id = history.start("a").run_id
     with pytest.raises(ValueError, match="finishes as 'completed' or 'failed', got 'running'"):
         history.finish(run_id, "running")
+
+
+def test_unusable_workspace_is_a_clear_error(tmp_path):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    with pytest.raises(WorkspaceUnavailable, match=r"Cannot open the workspace database in .*file.*SKLEARN_WORKSPACE"):
+        RunHistory(not_a_dir).list()
+    corrupt = tmp_path / "ws"
+    corrupt.mkdir()
+    (corrupt / "workspace.db").write_bytes(b"not a database" * 100)
+    with pytest.raises(WorkspaceUnavailable, match="file is not a database"):
+        RunHistory(corrupt).list()

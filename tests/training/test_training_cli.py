@@ -99,3 +99,10 @@ def test_tampered_registered_model_makes_models_path_exit_2(cli, iris_model_dir,
         handle.write(b"x")
     code, out, err = cli("models", "path", "iris")
     assert code == 2 and out == "" and "the artifact was modified and will not be used" in err
+
+
+def test_unusable_workspace_exits_2(cli, tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv("SKLEARN_WORKSPACE", str(tmp_path / "a-file"))
+    code, _, err = cli("models", "list")
+    assert code == 2 and err.startswith("error: Cannot open the workspace database in ")
