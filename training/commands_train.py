@@ -37,6 +37,8 @@ def register(subparsers) -> None:
     reg.add_argument("--property", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                      help="property (repeatable)")
     reg.add_argument("--description", help="free-text description")
+    reg.add_argument("--cpu", type=float, help="resource configuration: CPU cores the model needs to serve")
+    reg.add_argument("--memory-in-gb", type=float, help="resource configuration: memory (GB) the model needs")
     reg.set_defaults(func=_register)
 
 
@@ -60,7 +62,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _register(args: argparse.Namespace) -> int:
-    record = Registry(workspace_path()).register(args.name, args.path, tags=dict(args.tag),
-                                                 properties=dict(args.property), description=args.description)
+    resources = {"cpu": args.cpu, "memory_in_gb": args.memory_in_gb}
+    record = Registry(workspace_path()).register(
+        args.name, args.path, tags=dict(args.tag), properties=dict(args.property), description=args.description,
+        resource_configuration=resources if args.cpu is not None or args.memory_in_gb is not None else None)
     print(f"Registered model {record.name} version {record.version} at {record.path}")
     return 0

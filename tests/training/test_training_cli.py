@@ -45,12 +45,14 @@ def test_make_run_flow_in_real_processes(workspace, tmp_path):
 def test_models_list_show_json_and_table(cli, iris_model_dir):
     assert cli("register", iris_model_dir, "--name", "iris", "--tag", "stage=dev", "--property", "owner=me",
                "--description", "first")[0] == 0
-    assert cli("register", iris_model_dir, "--name", "iris")[0] == 0
+    assert cli("register", iris_model_dir, "--name", "iris", "--cpu", "1", "--memory-in-gb", "0.5")[0] == 0
     code, out, _ = cli("models", "list", "--json")
     listed = json.loads(out)
     assert code == 0 and [(m["name"], m["version"]) for m in listed] == [("iris", 1), ("iris", 2)]
     assert listed[0]["tags"] == {"stage": "dev"} and listed[0]["properties"] == {"owner": "me"}
     assert listed[0]["run_id"] == "fixture" and listed[0]["description"] == "first"
+    assert listed[0]["resource_configuration"] is None
+    assert listed[1]["resource_configuration"] == {"cpu": 1.0, "memory_in_gb": 0.5}
     _, out, _ = cli("models", "list", "--tag", "stage=dev", "--json")
     assert [m["version"] for m in json.loads(out)] == [1]
     _, out, _ = cli("models", "list")
@@ -84,6 +86,7 @@ def test_runs_list_and_show(cli, workspace):
     (["register", "/nonexistent/model", "--name", "x"], "'/nonexistent/model' is not a directory"),
     (["train", "--kernel", "cubic"], "invalid choice: 'cubic'"),
     (["register", ".", "--name", "x", "--tag", "novalue"], "expected KEY=VALUE, got 'novalue'"),
+    (["register", ".", "--name", "x", "--cpu", "-1"], "resource_configuration cpu must be a number > 0, got -1.0"),
 ])
 def test_user_errors_exit_2_with_one_message(cli, args, message):
     code, out, err = cli(*args)
