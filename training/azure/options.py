@@ -1,0 +1,128 @@
+"""Command-line options shared by the Azure commands, and their translation into specs and snapshot checks.
+
+Stdlib only at import time (it is loaded when the ``python -m training`` parser is built).
+"""
+
+import argparse
+from pathlib import Path
+
+from training.azure.backend import BACKENDS, Backend, Connection, get_backend
+from training.azure.snapshot import check_snapshot, compute_snapshot, format_snapshot, stage_entry_source
+from training.azure.spec import CONDA_FILE, JOB_DIR, ComputeSpec, EnvironmentSpec, JobSpec
+from training.azure.workspace import DEFAULT_TIMEOUT
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def azure_parent() -> argparse.ArgumentParser:
+    """Workspace, backend, dry-run and snapshot-override options (every Azure command)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("Azure ML")
+    group.add_argument("--dry-run", action="store_true",
+                       help="print the full definition and the upload file list; no network")
+    group.add_argument("--workspace-config", type=Path, metavar="PATH",
+                       help="workspace config.json or its folder (default: search from the working directory up)")
+    group.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT,
+                       help=f"seconds allowed for each call to Azure (default: {DEFAULT_TIMEOUT:g})")
+    group.add_argument("--backend", choices=sorted(BACKENDS), default="v1", help="Azure ML SDK (default: v1)")
+    group.add_argument("--allow-secrets", action="store_true",
+                       help="upload even though the snapshot seems to hold secrets")
+    group.add_argument("--allow-large-snapshot", action="store_true",
+                       help="upload even above 300 MB / 2000 files")
+    return parent
+
+
+def job_parent() -> argparse.ArgumentParser:
+    """Where and how the training job runs (submit, sweep)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("Azure ML job")
+    group.add_argument("--experiment", default="train_iris", help="experiment name (default: train_iris)")
+    group.add_argument("--compute", default="local", metavar="NAME",
+                       help="compute target: local (default) or a cluster name")
+    group.add_argument("--create-compute", action="store_true", help="create the cluster when it does not exist")
+    group.add_argument("--vm-size", default="STANDARD_D2_V2", help="VM size of a created cluster")
+    group.add_argument("--max-nodes", type=positive_int, default=4, help="max nodes of a created cluster (default: 4)")
+    group.add_argument("--source-dir", type=Path, default=JOB_DIR, help="uploaded folder (default: training/job)")
+    group.add_argument("--script", default="train.py", help="script in --source-dir (default: train.py)")
+    add_environment(group)
+    return parent
+
+
+def add_environment(parser) -> None:
+    """``--environment`` (curated, by name), ``--conda-file`` and ``--no-docker``."""
+    parser.add_argument("--environment", metavar="NAME",
+                        help="curated Azure ML environment, e.g. azureml-sklearn-1.5 (default: build --conda-file)")
+    parser.add_argument("--conda-file", type=Path, default=CONDA_FILE,
+                        help="conda specification (default: training/sklearn-env.yml)")
+    parser.add_argument("--no-docker", action="store_true", help="run without Docker")
+
+
+def add_register(parser: argparse.ArgumentParser, *, default: str | None) -> None:
+    """``--register NAME`` / ``--no-register`` and the registered path."""
+    hint = f" (default: {default})" if default else ""
+    parser.add_argument("--register", metavar="NAME", default=default, help=f"register the model as NAME{hint}")
+    parser.add_argument("--no-register", dest="register", action="store_const", const=None,
+                        help="do not register a model")
+    parser.add_argument("--model-path", default="outputs/model.joblib",
+                        help="Azure: the run's file or folder to register (default: outputs/model.joblib)")
+
+
+def environment_spec(args: argparse.Namespace) -> EnvironmentSpec:
+    """The EnvironmentSpec of the parsed options."""
+    return EnvironmentSpec(conda_file=args.conda_file, curated=args.environment, docker=not args.no_docker)
+
+
+def job_spec(args: argparse.Namespace, arguments: tuple[str, ...]) -> JobSpec:
+    """The JobSpec of the parsed options, running ``args.script`` with ``arguments``."""
+    compute = ComputeSpec(name=args.compute, create=args.create_compute, vm_size=args.vm_size,
+                          max_nodes=args.max_nodes)
+    return JobSpec(arguments=arguments, source_dir=args.source_dir, script=args.script, experiment=args.experiment,
+                   compute=compute, environment=environment_spec(args))
+
+
+def backend(args: argparse.Namespace) -> Backend:
+    """The backend chosen with ``--backend``."""
+    return get_backend(args.backend)
+
+
+def connection(args: argparse.Namespace) -> Connection:
+    """The workspace connection settings of the parsed options."""
+    return Connection(config=args.workspace_config, timeout=args.timeout)
+
+
+def check_upload(source_dir: Path, args: argparse.Namespace) -> None:
+    """Refuse (SnapshotRefused) an upload of ``source_dir`` with likely secrets or over the limits, unless allowed."""
+    check_snapshot(compute_snapshot(source_dir), allow_secrets=args.allow_secrets,
+                   allow_large=args.allow_large_snapshot)
+
+
+def snapshot_listing(source_dir: Path) -> str:
+    """The files that would be uploaded from ``source_dir``, with sizes and total."""
+    return format_snapshot(compute_snapshot(source_dir))
+
+
+def stage_entry(entry_root: Path, entry_script: str, staging: Path, args: argparse.Namespace) -> Path:
+    """Stage a scoring script's upload into ``staging`` and check it like a job snapshot."""
+    source = stage_entry_source(entry_root, entry_script, staging)
+    check_upload(source, args)
+    return source

@@ -1,0 +1,95 @@
+"""What to run on Azure ML, independent of the SDK: jobs, sweeps, registrations and deployments as plain data.
+
+The command line builds these from its arguments; a backend (training/azure/backend.py) turns them into SDK objects.
+Nothing here imports azureml, so an SDK v2 backend can take the same specs.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training.search_space import IRIS_SPACE, SearchSpace
+
+TRAINING_DIR = Path(__file__).resolve().parents[1]
+REPO_ROOT = TRAINING_DIR.parent
+JOB_DIR = TRAINING_DIR / "job"
+CONDA_FILE = TRAINING_DIR / "sklearn-env.yml"
+SAMPLE_ROW = [5.1, 3.5, 1.4, 0.2]  # iris row 0, the request sample when a model carries none
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """The run's software: a conda file built into an environment, or a curated environment by name."""
+
+    conda_file: Path = CONDA_FILE
+    curated: str | None = None
+    name: str = "sklearn-iris"
+    docker: bool = True
+
+
+@dataclass(frozen=True)
+class ComputeSpec:
+    """Where the job runs: ``local`` or a compute cluster, created when missing if ``create`` (the sample's sizes)."""
+
+    name: str = "local"
+    create: bool = False
+    vm_size: str = "STANDARD_D2_V2"
+    max_nodes: int = 4
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One training run: ``script`` with ``arguments`` from ``source_dir`` in ``environment`` on ``compute``."""
+
+    arguments: tuple[str, ...] = ("--kernel", "linear", "--penalty", "1.0")
+    source_dir: Path = JOB_DIR
+    script: str = "train.py"
+    experiment: str = "train_iris"
+    compute: ComputeSpec = field(default_factory=ComputeSpec)
+    environment: EnvironmentSpec = field(default_factory=EnvironmentSpec)
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A hyperparameter sweep of ``job`` over ``space`` (HyperDrive on v1)."""
+
+    job: JobSpec
+    space: SearchSpace = IRIS_SPACE
+    sampling: str = "random"
+    max_total_runs: int = 12
+    max_concurrent_runs: int = 4
+    policy: str | None = None  # None or "bandit"
+    bandit_slack_factor: float = 0.1
+    bandit_evaluation_interval: int = 1
+    bandit_delay_evaluation: int = 0
+
+
+@dataclass(frozen=True)
+class RegisterSpec:
+    """Registering a finished run's model in the workspace, with its size for no-code deployment."""
+
+    name: str
+    model_path: str = "outputs/model.joblib"
+    sidecar_path: str = "outputs/model.json"
+    cpu: float = 1
+    memory_in_gb: float = 0.5
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class DeploySpec:
+    """Deploying a registered model as a web service.
+
+    ``entry_script`` None is Azure's no-code scikit-learn deployment; else an InferenceConfig with that scoring
+    script, relative to ``source_dir`` (the staged upload, see snapshot.stage_entry_source), in ``environment``.
+    """
+
+    model_name: str
+    model_version: int | None = None
+    service_name: str = "sklearn-iris"
+    target: str = "aci"  # "aci" or "aks"
+    aks_cluster: str | None = None
+    cpu_cores: float = 1
+    memory_gb: float = 1
+    entry_script: str | None = None
+    source_dir: Path | None = None
+    environment: EnvironmentSpec = field(default_factory=EnvironmentSpec)
