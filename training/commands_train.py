@@ -7,7 +7,7 @@ from training.cli_util import key_value
 from training.db import workspace_path
 from training.errors import TrainingError
 from training.local_run import load_job_module, run_training_locally
-from training.registry import Registry
+from training.registry import Registry, check_name
 
 
 class TrainingFailed(TrainingError):
@@ -45,6 +45,8 @@ def register(subparsers) -> None:
 def _train(args: argparse.Namespace) -> int:
     if args.tag and not args.register:
         raise TrainingFailed("--tag applies to the registered model; add --register NAME.")
+    if args.register:
+        check_name(args.register)  # before training, not after it
     train_args, train_data = load_job_module("train_args"), load_job_module("train_data")
     workspace = workspace_path()
     try:

@@ -64,7 +64,7 @@ class Registry:
         InvalidModelDir
             ``path`` is not a consistent model directory (its sha256 is checked before copying).
         """
-        _check_name(name)
+        check_name(name)
         tags, properties = _check_strings("tags", tags), _check_strings("properties", properties)
         resources = _check_resources(resource_configuration)
         sidecar = check_model_dir(path)
@@ -187,7 +187,8 @@ def _matches(values: dict, wanted: dict | None) -> bool:
     return all(values.get(key) == value for key, value in (wanted or {}).items())
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
+    """Raise ``InvalidArgument`` unless ``name`` is a valid model name (Azure ML's rule: 1-255 of [A-Za-z0-9._-])."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise InvalidArgument(f"Invalid model name {name!r}: expected 1-255 letters, digits, '.', '_' or '-', "
                               f"starting with a letter or digit.")

@@ -83,14 +83,16 @@ def test_runs_list_and_show(cli, workspace):
     (["models", "show", "nope"], "No model named 'nope'"),
     (["runs", "show", "nope"], "No run with id 'nope'"),
     (["train", "--tag", "a=b"], "--tag applies to the registered model; add --register NAME."),
+    (["train", "--register", "bad name"], "Invalid model name 'bad name'"),
     (["register", "/nonexistent/model", "--name", "x"], "'/nonexistent/model' is not a directory"),
     (["train", "--kernel", "cubic"], "invalid choice: 'cubic'"),
     (["register", ".", "--name", "x", "--tag", "novalue"], "expected KEY=VALUE, got 'novalue'"),
     (["register", ".", "--name", "x", "--cpu", "-1"], "resource_configuration cpu must be a number > 0, got -1.0"),
 ])
-def test_user_errors_exit_2_with_one_message(cli, args, message):
+def test_user_errors_exit_2_with_one_message(cli, workspace, args, message):
     code, out, err = cli(*args)
     assert code == 2 and message in err and "Traceback" not in err
+    assert not (workspace / "runs").exists()
 
 
 def test_tampered_registered_model_makes_models_path_exit_2(cli, iris_model_dir, tmp_path):
