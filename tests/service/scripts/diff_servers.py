@@ -111,13 +111,13 @@ class Server:
 
 
 def reference_server(python: str, entry_script: Path, model_dir: Path, workdir: Path) -> Server:
-    argv = [python, str(REPO / "scripts" / "reference_server.py"), "--entry_script", str(entry_script),
-            "--model_dir", str(model_dir)]
+    argv = [python, str(REPO / "scripts" / "reference_server.py"), "--entry_script", str(Path(entry_script).resolve()),
+            "--model_dir", str(Path(model_dir).resolve())]
     return Server("reference", argv, workdir)
 
 
 def our_server(entry_script: Path | None, model_dir: Path, workdir: Path) -> Server:
-    argv = [sys.executable, "-m", "service", "--model_dir", str(model_dir)]
+    argv = [sys.executable, "-m", "service", "--model_dir", str(Path(model_dir).resolve())]
     if entry_script is not None:
-        argv += ["--entry_script", str(entry_script)]
+        argv += ["--entry_script", str(Path(entry_script).resolve())]
     return Server("ours", argv, workdir, ready_path="/health/ready")

@@ -1,0 +1,133 @@
+"""Differential test: the same entry scripts under the reference server (azmlinfsrv 1.5.1) and ours, same answers.
+
+For every request of a corpus of valid requests, the status and the parsed JSON body must be equal. Two scripts:
+tests/service/scripts/iris_score.py (an Azure-style script) and service/score.py (no-code scoring; ours runs it as
+the default when no entry script is given). Skipped only when scripts/reference-venv.sh cannot reach the package index.
+"""
+
+import json
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from sklearn.datasets import load_iris
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "scripts"))
+from diff_servers import REPO, our_server, reference_python, reference_server  # noqa: E402
+
+pytestmark = [pytest.mark.reference, pytest.mark.slow]
+
+IRIS_SCORE = Path(__file__).resolve().parent / "scripts" / "iris_score.py"
+SCORE_PY = REPO / "service" / "score.py"
+IRIS = load_iris()
+NAMES = list(IRIS.feature_names)
+ROW = IRIS.data[0].tolist()
+THREE = IRIS.data[[0, 100, 50]].tolist()
+ALL = IRIS.data.tolist()
+JSON = {"Content-Type": "application/json"}
+
+
+def post(payload, headers=JSON):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return ("POST", "/score", body, headers)
+
+
+def get(**query):
+    return ("GET", "/score?" + "&".join(f"{k}={quote(json.dumps(v))}" for k, v in query.items()), None, {})
+
+
+def records(rows, order=NAMES):
+    return [{name: row[NAMES.index(name)] for name in order} for row in rows]
+
+
+# Valid for both scripts: the "data" argument alone.
+COMMON = {
+    "one row": post({"data": [ROW]}),
+    "three rows": post({"data": THREE}),
+    "all 150 rows": post({"data": ALL}),
+    "numeric strings": post({"data": [[str(v) for v in ROW]]}),
+    "ints": post({"data": [[6, 3, 5, 2], [5, 3, 1, 0]]}),
+    "bools and ints mixed with floats": post({"data": [[5.1, True, 1, 0.2]]}),
+    "exponent notation": post({"data": [[5.1e0, 35e-1, 0.14e1, 2e-1]]}),
+    "negative and large values": post({"data": [[-1.0, 100.0, 1e6, -3.5]]}),
+    "extra keys are ignored": post({"data": [ROW], "extra": {"a": [1, 2]}, "id": 7}),
+    "duplicate key, last wins": post(b'{"data": "junk", "data": [[5.1, 3.5, 1.4, 0.2]]}'),
+    "content type with charset": post({"data": [ROW]}, {"Content-Type": "application/json; charset=utf-8"}),
+    "content type +json": post({"data": [ROW]}, {"Content-Type": "application/vnd.api+json"}),
+    "whitespace around the JSON": post(b'\n  {"data": [[5.1, 3.5, 1.4, 0.2]]}  \n'),
+    "UTF-16 body": post(json.dumps({"data": THREE}).encode("utf-16")),
+    "GET with data": get(data=[ROW]),
+    "GET with three rows": get(data=THREE),
+    "GET with numeric strings": get(data=[[str(v) for v in ROW]]),
+    "GET with repeated data keys": ("GET", "/score?data=" + quote(json.dumps(ROW)) + "&data=" + quote(
+        json.dumps(THREE[1])), None, {}),
+}
+
+# Only for the no-code script: method and records.
+NO_CODE = {
+    "method predict": post({"data": THREE, "method": "predict"}),
+    "method predict_proba, one row": post({"data": [ROW], "method": "predict_proba"}),
+    "method predict_proba, all rows": post({"data": ALL, "method": "predict_proba"}),
+    "records": post({"data": records(THREE)}),
+    "records in reverse key order": post({"data": records(THREE, NAMES[::-1])}),
+    "records with numeric strings": post({"data": [{k: str(v) for k, v in r.items()} for r in records([ROW])]}),
+    "records with predict_proba": post({"data": records(THREE), "method": "predict_proba"}),
+    "unknown method (400 from the script)": post({"data": [ROW], "method": "transform"}),
+    "GET with method": get(data=[ROW], method="predict_proba"),
+    "GET with records": get(data=records([ROW])),
+}
+
+CORPUS = [("iris_score", name, request) for name, request in COMMON.items()] + [
+    ("no_code", name, request) for name, request in {**COMMON, **NO_CODE}.items()
+]
+
+
+@pytest.fixture(scope="module")
+def servers(iris_model_dir, iris_proba_model_dir, tmp_path_factory):
+    """Both servers for both scripts, started once for the module."""
+    python = reference_python()
+    workdir = tmp_path_factory.mktemp("differential")
+    pairs = {
+        "iris_score": (
+            reference_server(python, IRIS_SCORE, iris_model_dir, workdir / "ref-iris"),
+            our_server(IRIS_SCORE, iris_model_dir, workdir / "ours-iris"),
+        ),
+        "no_code": (
+            reference_server(python, SCORE_PY, iris_proba_model_dir, workdir / "ref-nocode"),
+            our_server(None, iris_proba_model_dir, workdir / "ours-nocode"),
+        ),
+    }
+    started = []
+    try:
+        for pair in pairs.values():
+            for server in pair:
+                started.append(server.__enter__())
+        yield pairs
+    finally:
+        for server in reversed(started):
+            server.__exit__(None, None, None)
+
+
+def test_corpus_is_large_enough():
+    assert len(CORPUS) >= 30
+    assert len({(script, name) for script, name, _ in CORPUS}) == len(CORPUS)
+
+
+@pytest.mark.parametrize(("script", "name", "request_"), CORPUS, ids=[f"{s}: {n}" for s, n, _ in CORPUS])
+def test_same_status_and_body(servers, script, name, request_):
+    reference, ours = servers[script]
+    method, path, body, headers = request_
+    expected_status, expected_body, _ = reference.request(method, path, body, headers)
+    status, actual_body, _ = ours.request(method, path, body, headers)
+    assert expected_status in (200, 400), f"corpus request is not valid for the reference: {expected_body!r}"
+    assert (status, actual_body) == (expected_status, expected_body)
+
+
+def test_the_answers_are_predictions(servers):
+    """Guard against two servers agreeing on an error: the corpus answers are real predictions."""
+    for script in ("iris_score", "no_code"):
+        for server in servers[script]:
+            assert server.request(*post({"data": THREE}))[:2] == (200, [0, 2, 1])
+    status, body, _ = servers["no_code"][1].request(*post({"data": [ROW], "method": "predict_proba"}))
+    assert status == 200 and body["classes"] == [0, 1, 2] and body["probabilities"][0][0] > 0.5
