@@ -39,7 +39,7 @@ def run_arguments(request: Request, script: EntryScript) -> dict[str, object]:
         return _by_name(query, script)
     if request.method != "POST":
         raise MethodNotAllowed("Method not allowed")
-    body = request.get_data(cache=False)
+    body = request.get_data()
     if script.style is InputStyle.STRING:
         try:
             return {script.data_parameter: body.decode("utf-8")}

@@ -105,8 +105,10 @@ class ScoringApplication(BaseApplication):
 
 
 def _child_exit(_server, worker) -> None:
-    from prometheus_client import multiprocess
-
+    try:
+        from prometheus_client import multiprocess
+    except ImportError:
+        return
     multiprocess.mark_process_dead(worker.pid)
 
 

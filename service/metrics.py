@@ -8,17 +8,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from service.errors import NotReady
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
+class _Disabled:
+    """Stands in for every metric when prometheus-client is not installed: counting becomes a no-op."""
+
+    def labels(self, *_args: object) -> _Disabled:
+        return self
+
+    def inc(self, *_args: object) -> None:
+        pass
+
+    dec = set = observe = inc
+
+
 class Metrics:
-    """The service's metrics, registered in a registry of their own (one per app, so tests can build many)."""
+    """The service's metrics, registered in a registry of their own (one per app, so tests can build many).
+
+    Without prometheus-client installed the service still runs; /metrics then answers 503 saying so.
+    """
 
     def __init__(self, multiprocess_dir: Path | None) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
         self._multiprocess_dir = multiprocess_dir
+        try:
+            from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        except ImportError:
+            self.enabled = False
+            self.requests = self.latency = self.in_flight = self.model_load = _Disabled()
+            return
+        self.enabled = True
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "scoring_requests",
@@ -52,7 +74,15 @@ class Metrics:
         self.latency.labels(route).observe(seconds)
 
     def render(self) -> bytes:
-        """The Prometheus text exposition of every worker's metrics."""
+        """The Prometheus text exposition of every worker's metrics.
+
+        Raises
+        ------
+        NotReady
+            prometheus-client is not installed.
+        """
+        if not self.enabled:
+            raise NotReady("Metrics are unavailable: the prometheus-client package is not installed.")
         from prometheus_client import CollectorRegistry, generate_latest
 
         if self._multiprocess_dir is None:

@@ -149,6 +149,10 @@ def _before_request() -> None:
         auth.check_bearer_key(request.headers.get("Authorization"), settings.api_key)
     if request.content_length is not None and request.content_length > settings.max_body_bytes:
         raise _too_large(request.content_length)
+    if request.content_length is None and request.method == "POST" and request.endpoint == "score":
+        # A chunked body is cut at the limit by werkzeug without an error; reading past it raises the 413.
+        if len(request.get_data()) >= settings.max_body_bytes:
+            request.stream.read(1)
     if request.endpoint in _NEEDS_READY:
         scoring.runner.check_ready()
 

@@ -1,0 +1,10 @@
+"""Fixtures of the service tests; the helpers themselves are in service_helpers.py."""
+
+import pytest
+from service_helpers import find_reference_python
+
+
+@pytest.fixture(scope="session")
+def reference_python():
+    """The reference server's venv python; skips visibly when scripts/reference-venv.sh exits 3 (no PyPI)."""
+    return find_reference_python()

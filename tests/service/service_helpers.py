@@ -1,0 +1,131 @@
+"""Service test helpers (import as `service_helpers`): apps built from scripts/, and real servers on free ports.
+
+`ServiceProcess` runs `python -m service` (our launcher, real gunicorn) or the reference server on 127.0.0.1 on a
+port chosen by the OS, waits until it answers, and stops it by PID (SIGTERM, then SIGKILL) in a finally.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from service.app import create_app
+from service.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+START_TIMEOUT_S = 60
+
+
+def free_port() -> int:
+    """A port the OS just handed out on 127.0.0.1 (bound to port 0, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_settings(script: str | None, model_dir: Path | None = None, **env: str) -> Settings:
+    """Settings for a script in scripts/ (None: the no-code script), from an environment holding only ``env``."""
+    environ = {"AML_APP_ROOT": str(SCRIPTS), **env}
+    cli = {
+        "entry_script": str(SCRIPTS / script) if script else None,
+        "model_dir": str(model_dir) if model_dir else None,
+    }
+    return Settings.load(cli=cli, environ=environ)
+
+
+def make_client(script: str | None, model_dir: Path | None = None, **env: str):
+    """A Flask test client of create_app() for a script in scripts/, init() already run."""
+    return create_app(make_settings(script, model_dir, **env)).test_client()
+
+
+class ServiceProcess:
+    """A server subprocess on 127.0.0.1:<free port>; use as a context manager."""
+
+    def __init__(self, argv: list[str], port: int, env: dict[str, str] | None = None, ready_path: str = "/") -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.ready_path = ready_path
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
+        # A file, not a pipe: a chatty server must never block on a full pipe buffer.
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(argv, cwd=REPO, env=full_env, stdout=self.log, stderr=subprocess.STDOUT, text=True)
+
+    @property
+    def output(self) -> str:
+        """Everything the server printed so far."""
+        self.log.seek(0)
+        return self.log.read()
+
+    @classmethod
+    def ours(cls, *args: str, env: dict[str, str] | None = None, ready_path: str = "/health/ready") -> ServiceProcess:
+        """`python -m service --port <free> <args>` from this repository's interpreter."""
+        port = free_port()
+        argv = [sys.executable, "-m", "service", "--port", str(port), *args]
+        return cls(argv, port, env, ready_path)
+
+    def wait_ready(self) -> ServiceProcess:
+        """Poll until the ready path answers 200; fail with the server output if it exits or never gets there."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"server exited with {self.proc.returncode}:\n{self.stop()}")
+            try:
+                if requests.get(self.url + self.ready_path, timeout=2).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        pytest.fail(f"server not ready within {START_TIMEOUT_S} s:\n{self.stop()}")
+
+    def wait_exit(self, timeout: float = START_TIMEOUT_S) -> int:
+        """Wait for the process to exit on its own; returns its exit status."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            pytest.fail(f"server did not exit within {timeout} s:\n{self.output}")
+        return self.proc.returncode
+
+    def stop(self) -> str:
+        """SIGTERM (then SIGKILL after 30 s) and return everything the server printed."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.output
+
+    def __enter__(self) -> ServiceProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def find_reference_python() -> Path:
+    """The reference server's venv python (scripts/reference-venv.sh); skip visibly only when PyPI is unreachable."""
+    result = subprocess.run(["bash", str(REPO / "scripts" / "reference-venv.sh")], capture_output=True, text=True)
+    if result.returncode == 3:
+        pytest.skip(f"reference server venv unavailable: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def reference_server(reference_python: Path, *args: str, env: dict[str, str] | None = None) -> ServiceProcess:
+    """The reference server (scripts/reference_server.py, bound to 127.0.0.1) on a free port."""
+    port = free_port()
+    argv = [str(reference_python), str(REPO / "scripts" / "reference_server.py"), "--port", str(port), *args]
+    return ServiceProcess(argv, port, {"AML_APP_ROOT": str(SCRIPTS), **(env or {})}, ready_path="/")
