@@ -125,8 +125,8 @@ def to_array(name: str, value, param_type: NumpyParameterType) -> np.ndarray:
 def to_frame(name: str, value, param_type):
     """Convert records (``[{"col": value, ...}, ...]``) to a DataFrame with the sample's columns, order and dtypes.
 
-    Only a records-orient ``PandasParameterType`` whose sample columns are all numeric or boolean takes this path;
-    any other is converted by inference-schema, with its errors turned into :class:`ConversionError`.
+    Only a records-orient ``PandasParameterType`` with default flags whose sample columns are all numeric or boolean
+    takes this path; any other is converted by inference-schema, with its errors turned into :class:`ConversionError`.
 
     Raises
     ------
@@ -140,10 +140,10 @@ def to_frame(name: str, value, param_type):
     sample = param_type.sample_input
     dtypes = sample.dtypes
     numeric = all(isinstance(t, np.dtype) and t.kind in "biuf" for t in dtypes)
-    if param_type.orient != "records" or not numeric or not param_type.enforce_column_type:
+    simple = param_type.enforce_column_type and param_type.enforce_shape and not param_type.apply_column_names
+    if param_type.orient != "records" or not numeric or not simple:
         return _with_inference_schema(name, value, param_type)
-    columns = [str(c) for c in sample.columns]
-    spec = _Spec(name, param_type, columns=columns)
+    spec = _Spec(name, param_type, columns=[str(c) for c in sample.columns])
     if not isinstance(value, list):
         raise ConversionError(spec.wrong_type(value))
     if not value:
@@ -161,9 +161,9 @@ class _Spec:
     def __init__(self, name, param_type, columns=None):
         self.name = name
         sample = param_type.sample_input
-        self.ndim = sample.ndim if hasattr(sample, "ndim") else 2
-        self.dtype = getattr(sample, "dtype", None)
-        self.shape = getattr(sample, "shape", None)
+        self.ndim = sample.ndim
+        self.shape = sample.shape
+        self.records = columns is not None
         self.enforce_shape = param_type.enforce_shape
         self.feature_names = columns or getattr(param_type, "feature_names", None)
         self.who = getattr(param_type, "model_label", "the model")
@@ -182,7 +182,9 @@ class _Spec:
         return f"index {list(index)}"
 
     def expected_rows(self) -> str:
-        if self.ndim == 2 and self.shape is not None:
+        if self.records:
+            return f"a JSON array of records (objects with the columns {_names(self.feature_names)})"
+        if self.ndim == 2:
             return f"a JSON array of rows of {self.shape[1]} values"
         return f"a {self.ndim}-D JSON array"
 
@@ -268,10 +270,13 @@ def _leaves(spec: _Spec, value: list):
             where = spec.position(index)
             where = where[0].upper() + where[1:]
             if not isinstance(node, list | tuple):
-                what = "a record (object)" if isinstance(node, dict) else _describe(node)
+                what, fix = _describe(node), ""
+                if isinstance(node, dict):
+                    what = "a record (object)"
+                    fix = " Send either rows of values or records with column names, not both." if spec.feature_names \
+                        else " Records with column names need a model with feature names."
                 raise ConversionError(
-                    f'{where} of input "{spec.name}" is {what}, but {spec.who} expects {spec.expected_rows()}.'
-                    + (" Records with column names need a model with feature names." if isinstance(node, dict) else "")
+                    f'{where} of input "{spec.name}" is {what}, but {spec.who} expects {spec.expected_rows()}.{fix}'
                 )
             if len(node) != width:
                 raise ConversionError(

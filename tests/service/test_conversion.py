@@ -133,6 +133,11 @@ def test_records_mixed_with_rows_are_refused():
         convert([dict(zip(NAMES, ROW, strict=True)), ROW])
 
 
+def test_a_record_after_rows_is_refused():
+    with pytest.raises(ConversionError, match=r"Row 1 of input \"data\" is a record \(object\), .* Send either rows"):
+        convert([ROW, dict(zip(NAMES, ROW, strict=True))])
+
+
 def test_records_need_a_model_with_feature_names():
     with pytest.raises(ConversionError, match="Records with column names need a model with feature names"):
         convert([dict(zip(NAMES, ROW, strict=True))], PLAIN)
@@ -316,7 +321,8 @@ def test_pandas_records_are_put_in_sample_column_order():
         ([_record(sepal_width="wide")], r"non-numeric value 'wide' at row 0, column 1 \(sepal_width\)"),
         ([_record(petal_count=2.5)], r"non-integer value 2.5 at row 0, column 2 \(petal_count\)"),
         ([], r'^Input "data" has 0 records while a minimum of 1 is required'),
-        ({"sepal_length": 5.1}, r"must be a JSON array of rows of 4 values, got an object"),
+        ({"sepal_length": 5.1}, r"must be a JSON array of records \(objects with the columns 'sepal_length', "
+         r"'sepal_width', 'petal_count', 'flag'\), got an object with keys 'sepal_length'\."),
         ([[5.1, 3.5, 3, True]], r"Row 0 of input \"data\" is an array of 4 values, but row 0 is a record"),
     ],
 )
