@@ -3,7 +3,7 @@
 import json
 
 from training.azure.errors import AzureError
-from training.azure.sdk import require_sdk
+from training.azure.sdk import quiet_vendored_yaml, require_sdk
 from training.azure.spec import SAMPLE_ROW, DeploySpec
 
 TARGETS = ("aci", "aks")
@@ -41,8 +41,9 @@ def build_inference_config(spec: DeploySpec, environment):
     if not spec.entry_script or spec.source_dir is None:
         raise AzureError("A scoring-script deployment needs the entry script and its staged source directory.")
     model = require_sdk("azureml.core.model")
-    return model.InferenceConfig(entry_script=spec.entry_script, source_directory=str(spec.source_dir),
-                                 environment=environment)
+    with quiet_vendored_yaml():
+        return model.InferenceConfig(entry_script=spec.entry_script, source_directory=str(spec.source_dir),
+                                     environment=environment)
 
 
 def describe_deployment(spec: DeploySpec, deployment_config, inference_config=None) -> str:

@@ -1,10 +1,9 @@
 """The Azure ML Environment of a job: built from training/sklearn-env.yml (Docker on), or a curated one by name."""
 
-import warnings
 from pathlib import Path
 
 from training.azure.errors import AzureError
-from training.azure.sdk import require_sdk
+from training.azure.sdk import quiet_vendored_yaml, require_sdk
 from training.azure.spec import EnvironmentSpec
 
 
@@ -27,9 +26,7 @@ def build_environment(spec: EnvironmentSpec, workspace=None):
     conda_file = Path(spec.conda_file)
     if not conda_file.is_file():
         raise AzureError(f"Conda specification {conda_file} not found; pass --conda-file with an existing file.")
-    with warnings.catch_warnings():
-        # azureml-core's vendored ruamel.yaml warns about its own API on every read; nothing for users to act on.
-        warnings.simplefilter("ignore", PendingDeprecationWarning)
+    with quiet_vendored_yaml():
         return core.Environment.from_conda_specification(spec.name, str(conda_file))
 
 
@@ -42,8 +39,7 @@ def describe_environment(spec: EnvironmentSpec, environment=None) -> str:
     """The environment as ``--dry-run`` prints it: its name and source, and the conda YAML Azure will build."""
     if spec.curated:
         return f"environment: {spec.curated} (curated, fetched from the workspace at submission)"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PendingDeprecationWarning)
+    with quiet_vendored_yaml():
         conda_yaml = environment.python.conda_dependencies.serialize_to_string()
     return (f"environment: {environment.name} (from {spec.conda_file}; base image {environment.docker.base_image})\n"
             f"--- conda dependencies ---\n{conda_yaml.rstrip()}")

@@ -13,7 +13,7 @@ class SdkMissing(AzureError, ImportError):
     """The optional Azure ML SDK v1 (azureml-core, azureml-train-core) is not installed."""
 
 
-class WorkspaceUnavailable(AzureError):
+class WorkspaceUnreachable(AzureError):
     """No workspace config, no credentials usable here, no network, no permission, or the connection timed out."""
 
 

@@ -3,12 +3,11 @@
 import json
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 from training.azure.environment import describe_environment, docker_configuration
 from training.azure.errors import AzureError
-from training.azure.sdk import require_sdk
+from training.azure.sdk import quiet_vendored_yaml, require_sdk
 from training.azure.spec import ComputeSpec, JobSpec, RegisterSpec
 
 # Metrics copied to the registered model's tags (train.py logs them under these names, like the sample).
@@ -26,11 +25,12 @@ def build_script_run_config(job: JobSpec, environment):
     if not (Path(job.source_dir) / job.script).is_file():
         raise AzureError(f"Script {job.script!r} not found in the source directory {job.source_dir}.")
     core = require_sdk("azureml.core")
-    return core.ScriptRunConfig(
-        source_directory=str(job.source_dir), script=job.script, arguments=list(job.arguments),
-        compute_target=job.compute.name, environment=environment,
-        docker_runtime_config=docker_configuration(job.environment),
-    )
+    with quiet_vendored_yaml():
+        return core.ScriptRunConfig(
+            source_directory=str(job.source_dir), script=job.script, arguments=list(job.arguments),
+            compute_target=job.compute.name, environment=environment,
+            docker_runtime_config=docker_configuration(job.environment),
+        )
 
 
 def provisioning_configuration(compute: ComputeSpec):
@@ -43,8 +43,7 @@ def run_config_yaml(script_run_config) -> str:
     """The merged run configuration exactly as azureml-core serialises it (``RunConfiguration.save``)."""
     merge = require_sdk("azureml.core.script_run_config").get_run_config_from_script_run
     run_config = merge(script_run_config)
-    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
-        warnings.simplefilter("ignore", PendingDeprecationWarning)
+    with tempfile.TemporaryDirectory() as folder, quiet_vendored_yaml():
         os.mkdir(os.path.join(folder, ".azureml"))
         run_config.save(path=folder, name="job")
         return Path(folder, ".azureml", "job").read_text()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-from training.azure.errors import WorkspaceUnavailable
+from training.azure.errors import WorkspaceUnreachable
 from training.azure.sdk import require_sdk
 
 SERVICE_PRINCIPAL_VARS = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
@@ -29,7 +29,7 @@ def resolve_auth(environ: Mapping[str, str] = os.environ, *, interactive: bool |
 
     Raises
     ------
-    WorkspaceUnavailable
+    WorkspaceUnreachable
         Only some of the service-principal variables are set, or none are set and the session is not interactive.
     """
     auth = require_sdk("azureml.core.authentication")
@@ -42,14 +42,14 @@ def resolve_auth(environ: Mapping[str, str] = os.environ, *, interactive: bool |
         )
     if present:
         missing = [name for name in SERVICE_PRINCIPAL_VARS if name not in present]
-        raise WorkspaceUnavailable(
+        raise WorkspaceUnreachable(
             f"Service-principal authentication needs {', '.join(SERVICE_PRINCIPAL_VARS)}; {', '.join(present)} "
             f"set but {', '.join(missing)} missing or empty. Set all three, or unset them for interactive login."
         )
     if interactive is None:
         interactive = sys.stdin is not None and sys.stdin.isatty()
     if not interactive:
-        raise WorkspaceUnavailable(
+        raise WorkspaceUnreachable(
             "No Azure credentials for a non-interactive session: interactive login would wait for a device-code "
             f"prompt nobody answers. Set {', '.join(SERVICE_PRINCIPAL_VARS)} for a service principal."
         )
@@ -63,7 +63,7 @@ def bounded(action: str, call: Callable[[], T], timeout: float) -> T:
 
     Raises
     ------
-    WorkspaceUnavailable
+    WorkspaceUnreachable
         ``call`` did not finish in time (the message names ``action`` and the timeout).
     BaseException
         Whatever ``call`` raised, unchanged.
@@ -80,7 +80,7 @@ def bounded(action: str, call: Callable[[], T], timeout: float) -> T:
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise WorkspaceUnavailable(
+        raise WorkspaceUnreachable(
             f"Timed out after {timeout:g} s while trying to {action}. Check the network connection (and any "
             "HTTPS_PROXY), or raise --timeout."
         )
@@ -99,7 +99,7 @@ def connect(config: Path | None = None, *, timeout: float = DEFAULT_TIMEOUT, aut
     ------
     SdkMissing
         azureml-core is not installed.
-    WorkspaceUnavailable
+    WorkspaceUnreachable
         No config file, unusable credentials, no network, no permission, or the timeout expired.
     """
     core = require_sdk("azureml.core")
@@ -116,14 +116,14 @@ def connect(config: Path | None = None, *, timeout: float = DEFAULT_TIMEOUT, aut
             timeout,
         )
     except exceptions.AuthenticationException as exc:
-        raise WorkspaceUnavailable(
+        raise WorkspaceUnreachable(
             f"Azure authentication failed for the workspace in {where}: {_first_line(exc)}") from exc
     except exceptions.UserErrorException as exc:
-        raise WorkspaceUnavailable(
+        raise WorkspaceUnreachable(
             f"No usable Azure ML workspace config in {where}: {_first_line(exc)} (or pass --workspace-config PATH)"
         ) from exc
     except (exceptions.AzureMLException, requests.exceptions.RequestException) as exc:
-        raise WorkspaceUnavailable(
+        raise WorkspaceUnreachable(
             f"Could not reach the Azure ML workspace configured in {where} ({type(exc).__name__}: {_first_line(exc)}). "
             "Check the network, the credentials, and that they have access to the workspace."
         ) from exc

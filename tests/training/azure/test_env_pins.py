@@ -9,6 +9,8 @@ from azureml.core.conda_dependencies import CondaDependencies
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from training.azure.sdk import quiet_vendored_yaml
+
 ROOT = Path(__file__).resolve().parents[3]
 ENV_FILE = ROOT / "training" / "sklearn-env.yml"
 MUST_AGREE = {"scikit-learn", "numpy", "joblib"}
@@ -29,8 +31,13 @@ def _requirements(path: Path) -> dict[str, Requirement]:
     return found
 
 
+def _conda_dependencies() -> CondaDependencies:
+    with quiet_vendored_yaml():
+        return CondaDependencies(str(ENV_FILE))
+
+
 def _env_pip_requirements() -> dict[str, Requirement]:
-    reqs = (Requirement(spec) for spec in CondaDependencies(str(ENV_FILE)).pip_packages)
+    reqs = (Requirement(spec) for spec in _conda_dependencies().pip_packages)
     return {canonicalize_name(req.name): req for req in reqs}
 
 
@@ -55,7 +62,7 @@ def test_env_and_azure_requirements_pin_the_same_sdk():
 
 
 def test_env_python_matches_the_supported_minor_version():
-    declared = CondaDependencies(str(ENV_FILE)).get_python_version()
+    declared = _conda_dependencies().get_python_version()
     assert declared == "3.11", f"{ENV_FILE.name} declares python {declared}, the project targets 3.11"
 
 

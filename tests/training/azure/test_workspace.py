@@ -7,7 +7,7 @@ import threading
 import pytest
 from azureml.core.authentication import ServicePrincipalAuthentication
 
-from training.azure.errors import SdkMissing, WorkspaceUnavailable
+from training.azure.errors import SdkMissing, WorkspaceUnreachable
 from training.azure.sdk import require_sdk
 from training.azure.workspace import bounded, connect, resolve_auth
 
@@ -75,12 +75,12 @@ def test_service_principal_from_environment():
 
 def test_partial_service_principal_names_what_is_missing():
     expected = r"AZURE_TENANT_ID, AZURE_CLIENT_ID set but AZURE_CLIENT_SECRET missing"
-    with pytest.raises(WorkspaceUnavailable, match=expected):
+    with pytest.raises(WorkspaceUnreachable, match=expected):
         resolve_auth({"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"}, interactive=True)
 
 
 def test_no_interactive_login_without_a_terminal():
-    with pytest.raises(WorkspaceUnavailable, match="device-code prompt nobody answers"):
+    with pytest.raises(WorkspaceUnreachable, match="device-code prompt nobody answers"):
         resolve_auth({}, interactive=False)
 
 
@@ -88,24 +88,24 @@ def test_connect_without_credentials_refuses_before_any_network(workspace_config
     for name in SP_ENV:
         monkeypatch.delenv(name, raising=False)
     # pytest's stdin is not a terminal, exactly like CI.
-    with pytest.raises(WorkspaceUnavailable, match="non-interactive session"):
+    with pytest.raises(WorkspaceUnreachable, match="non-interactive session"):
         connect(workspace_config, timeout=30)
 
 
 def test_missing_config_is_a_clear_error(tmp_path, monkeypatch, service_principal):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(WorkspaceUnavailable, match=r"No usable Azure ML workspace config .*could not be found"):
+    with pytest.raises(WorkspaceUnreachable, match=r"No usable Azure ML workspace config .*could not be found"):
         connect(None, timeout=30)
 
 
 def test_offline_connection_error_is_reported(workspace_config, service_principal, refusing_proxy):
     expected = r"Could not reach the Azure ML workspace configured in .*config\.json"
-    with pytest.raises(WorkspaceUnavailable, match=expected):
+    with pytest.raises(WorkspaceUnreachable, match=expected):
         connect(workspace_config, timeout=60)
 
 
 def test_silent_network_times_out(workspace_config, service_principal, silent_proxy):
-    with pytest.raises(WorkspaceUnavailable, match=r"Timed out after 2 s while trying to connect to the Azure ML"):
+    with pytest.raises(WorkspaceUnreachable, match=r"Timed out after 2 s while trying to connect to the Azure ML"):
         connect(workspace_config.parent, timeout=2)
 
 

@@ -1,0 +1,157 @@
+"""``submit``, ``sweep`` and ``deploy`` subcommands: Azure ML (SDK v1, optional) and the local sweep.
+
+Nothing Azure is imported here at start-up: the SDK is loaded inside the commands, so ``python -m training`` works
+without requirements-azure.txt and the Azure commands fail with exit 2 and the install command when it is missing.
+Exit codes: 0 success; 2 user error (including setup, credentials, refused snapshot); 3 the Azure run, sweep or
+deployment finished in a state other than Completed / Healthy.
+"""
+
+import argparse
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from training.azure import options
+from training.azure.errors import RunFailed
+from training.azure.spec import REPO_ROOT, DeploySpec, RegisterSpec, SweepSpec
+from training.cli_util import model_ref, print_table
+from training.db import workspace_path
+from training.local_run import load_job_module
+from training.search_space import IRIS_SPACE, SAMPLING_METHODS, to_arguments
+
+RUN_NOT_COMPLETED = 3
+
+
+def register(subparsers) -> None:
+    """Add ``submit``, ``sweep`` and ``deploy`` to the ``python -m training`` subparsers."""
+    train_args = load_job_module("train_args")
+    submit = subparsers.add_parser(
+        "submit", parents=[train_args.build_parser(add_help=False), options.azure_parent(), options.job_parent()],
+        help="submit training/job/train.py to Azure ML (SDK v1)",
+        description="Submit training/job/train.py with the given train.py arguments as an Azure ML run. "
+                    "Azure ML SDK v1 is out of support since 2026-06-30.")
+    submit.add_argument("--wait", action="store_true", help="stream the run's output until it finishes")
+    options.add_register(submit, default=None)
+    submit.set_defaults(func=_submit)
+
+    sweep = subparsers.add_parser(
+        "sweep", parents=[options.azure_parent(), options.job_parent()],
+        help="hyperparameter sweep of --kernel x --penalty: locally (default) or with Azure ML HyperDrive",
+        description="Sweep the sample's space (--kernel linear/rbf/poly/sigmoid x --penalty 0.5/1/1.5, primary "
+                    "metric Accuracy, maximised) locally in parallel processes or on Azure ML with HyperDrive, "
+                    "then register the best model.")
+    sweep.add_argument("--target", choices=("local", "azure"), default="local", help="where to run (default: local)")
+    sweep.add_argument("--sampling", choices=SAMPLING_METHODS, default="random", help="default: random")
+    sweep.add_argument("--max-runs", type=options.positive_int, default=12, help="number of trials (default: 12)")
+    sweep.add_argument("--parallel", type=options.positive_int, default=None,
+                       help="trials at once: processes locally (default 2), max concurrent runs on Azure (default 4)")
+    sweep.add_argument("--seed", type=int, default=0, help="random sampling seed (local only; default: 0)")
+    sweep.add_argument("--policy", choices=("none", "bandit"), default="none",
+                       help="Azure early termination (default: none, as the sample; bandit: slack 0.1, interval 1)")
+    sweep.add_argument("--probability", action="store_true", help="train.py --probability for every trial")
+    sweep.add_argument("--wait", action="store_true", help="Azure: stream the sweep until it finishes")
+    options.add_register(sweep, default="sklearn-iris")
+    sweep.set_defaults(func=_sweep)
+
+    deploy = subparsers.add_parser(
+        "deploy", parents=[options.azure_parent()],
+        help="deploy a model registered in Azure ML as a web service (ACI or AKS)",
+        description="Deploy NAME[:VERSION] from the Azure ML model registry: no-code (Azure's scikit-learn scoring) "
+                    "by default, or with a scoring script (--entry-script, default service/score.py). Locally, the "
+                    "equivalent is `make run MODEL=NAME`.")
+    deploy.add_argument("ref", metavar="NAME[:VERSION]", help="registered model (latest version when omitted)")
+    deploy.add_argument("--service-name", default="sklearn-iris", help="web service name (default: sklearn-iris)")
+    deploy.add_argument("--target", choices=("aci", "aks"), default="aci", help="default: aci")
+    deploy.add_argument("--aks-cluster", metavar="NAME", help="attached AKS cluster (with --target aks)")
+    deploy.add_argument("--cpu-cores", type=options.positive_float, default=1.0, help="default: 1")
+    deploy.add_argument("--memory-gb", type=options.positive_float, default=1.0, help="default: 1")
+    deploy.add_argument("--entry-script", nargs="?", const="service/score.py", default=None, metavar="PATH",
+                        help="deploy with this scoring script (relative to the repository; default service/score.py) "
+                             "instead of no-code")
+    options.add_environment(deploy)
+    deploy.set_defaults(func=_deploy)
+
+
+def _submit(args: argparse.Namespace) -> int:
+    job = options.job_spec(args, tuple(load_job_module("train_args").to_argv(args)))
+    register = RegisterSpec(args.register, model_path=args.model_path) if args.register else None
+    backend = options.backend(args)
+    options.check_upload(job.source_dir, args)
+    if args.dry_run:
+        print(backend.describe_job(job))
+        print(options.snapshot_listing(job.source_dir))
+        return 0
+    return _report(lambda: backend.submit_job(job, options.connection(args), wait=args.wait, register=register))
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    extra = ("--probability",) if args.probability else ()
+    if args.target == "local":
+        return _sweep_local(args, extra)
+    sweep = SweepSpec(job=options.job_spec(args, extra), sampling=args.sampling, max_total_runs=args.max_runs,
+                      max_concurrent_runs=args.parallel or 4, policy=None if args.policy == "none" else args.policy)
+    register = RegisterSpec(args.register, model_path=args.model_path) if args.register else None
+    backend = options.backend(args)
+    options.check_upload(sweep.job.source_dir, args)
+    if args.dry_run:
+        print(backend.describe_sweep(sweep))
+        print(options.snapshot_listing(sweep.job.source_dir))
+        return 0
+    return _report(lambda: backend.submit_sweep(sweep, options.connection(args), wait=args.wait, register=register))
+
+
+def _sweep_local(args: argparse.Namespace, extra: tuple[str, ...]) -> int:
+    from training.sweep_local import run_local_sweep
+
+    result = run_local_sweep(IRIS_SPACE, workspace=workspace_path(), sampling=args.sampling, max_runs=args.max_runs,
+                             parallel=args.parallel or 2, seed=args.seed, experiment=args.experiment,
+                             register_name=args.register, extra_args=extra)
+    metric = IRIS_SPACE.primary_metric
+    print_table(["TRIAL", *(c.flag.lstrip("-").upper() for c in IRIS_SPACE.choices), metric.upper(), "STATUS", "RUN"],
+                [[t.number, *t.config.values(), f"{t.metrics[metric]:.4f}" if metric in t.metrics else "",
+                  t.status, t.run_id] for t in result.trials])
+    best = result.best
+    print(f"Best: trial {best.number} ({' '.join(to_arguments(best.config))}), {metric} "
+          f"{best.metrics[metric]:.4f}, run {best.run_id}")
+    print(f"Sweep run {result.run.run_id}: results {result.results_csv}, plot {result.plot_png}")
+    if result.registered:
+        record = result.registered
+        print(f"Registered model {record.name} version {record.version} at {record.path}")
+    return 0
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    name, version = model_ref(args.ref)
+    spec = DeploySpec(model_name=name, model_version=version, service_name=args.service_name, target=args.target,
+                      aks_cluster=args.aks_cluster, cpu_cores=args.cpu_cores, memory_gb=args.memory_gb,
+                      entry_script=args.entry_script, environment=options.environment_spec(args))
+    backend = options.backend(args)
+    if spec.entry_script is None:
+        return _deploy_spec(backend, spec, args)
+    with tempfile.TemporaryDirectory(prefix="deploy-") as staging:
+        source = options.stage_entry(REPO_ROOT, spec.entry_script, Path(staging) / "source", args)
+        return _deploy_spec(backend, replace(spec, source_dir=source), args)
+
+
+def _deploy_spec(backend, spec: DeploySpec, args: argparse.Namespace) -> int:
+    if args.dry_run:
+        print(backend.describe_deploy(spec))
+        if spec.source_dir is not None:
+            print(options.snapshot_listing(spec.source_dir))
+        return 0
+    return _report(lambda: backend.deploy(spec, options.connection(args)))
+
+
+def _report(call) -> int:
+    try:
+        outcome = call()
+    except RunFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return RUN_NOT_COMPLETED
+    print(f"Status: {outcome.status}" + (f" (run {outcome.run_id})" if outcome.run_id else ""))
+    if outcome.model:
+        print(f"Registered model {outcome.model}")
+    if outcome.scoring_uri:
+        print(f"Scoring URI: {outcome.scoring_uri}\nSample request:\n  {outcome.sample_request}")
+    return 0
