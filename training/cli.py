@@ -10,7 +10,8 @@ import sys
 from training.errors import TrainingError
 
 # Each module exposes register(subparsers) adding its subcommands, each with a ``func(args) -> int`` default.
-COMMAND_MODULES = ("training.commands_train", "training.commands_models", "training.commands_runs")
+COMMAND_MODULES = ("training.commands_train", "training.commands_models", "training.commands_runs",
+                   "training.commands_azure")
 
 
 def build_parser() -> argparse.ArgumentParser:
