@@ -73,7 +73,7 @@ def load_entry_script(path: Path) -> EntryScript:
     module = _import(path)
     for name in ("init", "run"):
         if not callable(getattr(module, name, None)):
-            raise EntryScriptError(f"Entry script {path} does not define a {name}() function.")
+            raise EntryScriptError(f"Entry script {path} does not define {name}().")
     run = module.run
     # Azure SDK driver modules forward run() without passing decorated arguments correctly; call the real one.
     driver = getattr(module, "driver_module", None)

@@ -31,7 +31,6 @@ from service.responses import dumps
 
 logger = logging.getLogger("service")
 ID_HEADER_LIMIT = 100
-_NEEDS_READY = frozenset({"health", "score"})
 
 
 def register(app: Flask) -> None:
@@ -153,7 +152,9 @@ def _before_request() -> None:
         # A chunked body is cut at the limit by werkzeug without an error; reading past it raises the 413.
         if len(request.get_data()) >= settings.max_body_bytes:
             request.stream.read(1)
-    if request.endpoint in _NEEDS_READY:
+    if request.endpoint == "score":
+        scoring.runner.wait_until_ready()
+    elif request.endpoint == "health":
         scoring.runner.check_ready()
 
 

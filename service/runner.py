@@ -54,6 +54,7 @@ class Runner:
         self.timeout_ms = timeout_ms
         self.state = State.STARTING
         self.init_seconds: float | None = None
+        self._settled = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="run")
 
     @property
@@ -74,7 +75,10 @@ class Runner:
         becomes FAILED and ``on_failure(exc)`` is called.
         """
         if not background:
-            self._init(on_ready)
+            try:
+                self._init(on_ready)
+            finally:
+                self._settled.set()
             return
 
         def target() -> None:
@@ -85,6 +89,8 @@ class Runner:
                 self.state = State.FAILED
                 if on_failure is not None:
                     on_failure(exc)
+            finally:
+                self._settled.set()
 
         threading.Thread(target=target, name="entry-script-init", daemon=True).start()
 
@@ -113,6 +119,21 @@ class Runner:
             State.STOPPING: "The service is shutting down.",
         }
         raise NotReady(reasons[self.state], headers={"Retry-After": "1"})
+
+    def wait_until_ready(self) -> None:
+        """Wait (at most SCORING_TIMEOUT_MS) for init() to settle, then check readiness.
+
+        A worker still in init() holds /score requests rather than failing them: the reference's workers do not
+        accept connections before init() is done, so clients never saw a not-ready worker.
+
+        Raises
+        ------
+        NotReady
+            init() is still running after the wait, has failed, or the worker is stopping.
+        """
+        if self.state is State.STARTING:
+            self._settled.wait(self.timeout_ms / 1000)
+        self.check_ready()
 
     def run(self, arguments: Mapping[str, object], request_headers: Mapping[str, str]) -> tuple[object, float]:
         """Call run() and return (output, elapsed ms); the caller's context (flask.request) is visible inside.

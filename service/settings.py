@@ -113,6 +113,9 @@ class Settings:
         def get(name: str) -> str | None:
             return env[name] if name in env else file_values.get(name)
 
+        def flag_or_env(flag: str, name: str) -> object:
+            return cli[flag] if flag in cli else env.get(name)
+
         entry_script = cli.get("entry_script") or get("AZUREML_ENTRY_SCRIPT")
         model_dir = cli.get("model_dir") or get("AZUREML_MODEL_DIR")
         source_dir = get("AZUREML_SOURCE_DIRECTORY")
@@ -126,8 +129,8 @@ class Settings:
             source_dir=app_root / source_dir if source_dir else None,
             config_file=config_file,
             host=str(cli.get("host") or env.get("SERVER_HOST") or "127.0.0.1"),
-            port=_int("--port / SERVER_PORT", cli.get("port") or env.get("SERVER_PORT"), 5001, 1, 65535),
-            worker_count=_int("--worker_count / WORKER_COUNT", cli.get("worker_count") or env.get("WORKER_COUNT"), 1),
+            port=_int("--port / SERVER_PORT", flag_or_env("port", "SERVER_PORT"), 5001, 1, 65535),
+            worker_count=_int("--worker_count / WORKER_COUNT", flag_or_env("worker_count", "WORKER_COUNT"), 1),
             worker_threads=_int("WORKER_THREADS", env.get("WORKER_THREADS"), 4),
             worker_timeout_s=_int("WORKER_TIMEOUT", env.get("WORKER_TIMEOUT"), 300),
             worker_preload=_bool("WORKER_PRELOAD", env.get("WORKER_PRELOAD"), False),

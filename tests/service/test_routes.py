@@ -388,10 +388,11 @@ def test_metrics_count_requests_by_route_and_status(iris_model_dir):
 def test_readiness_is_503_until_a_background_init_finishes(tmp_path, monkeypatch):
     release = tmp_path / "release"
     monkeypatch.setenv("SLOW_INIT_RELEASE", str(release))
-    settings = make_settings("slow_init.py")
+    settings = make_settings("slow_init.py", SCORING_TIMEOUT_MS="200")
     failures = []
     client = create_app(settings, init_in_background=True, on_init_failure=failures.append).test_client()
     assert client.get("/health/live").status_code == 200
+    # /score waits up to SCORING_TIMEOUT_MS for init() before giving up with 503.
     for path in ["/health/ready", "/", "/score?data=1"]:
         response = client.get(path)
         assert response.status_code == 503, path

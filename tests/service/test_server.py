@@ -1,0 +1,182 @@
+"""`python -m service` as a real gunicorn on 127.0.0.1: start-up checks, exit statuses, keep-alive, limits, timeouts,
+readiness during init, health while scoring, and metrics summed over two workers."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import subprocess
+import sys
+import threading
+
+import pytest
+import requests
+from service_helpers import REPO, SCRIPTS, ServiceProcess
+
+ROW = [5.1, 3.5, 1.4, 0.2]
+pytestmark = pytest.mark.slow
+
+
+def iris_args(model_dir):
+    return ["--entry_script", str(SCRIPTS / "iris_score.py"), "--model_dir", str(model_dir)]
+
+
+@pytest.fixture(scope="module")
+def iris_server(iris_model_dir):
+    with ServiceProcess.ours(*iris_args(iris_model_dir), env={"MAX_REQUEST_BODY_BYTES": "4096"}) as server:
+        yield server.wait_ready()
+
+
+def test_scores_over_http_with_keep_alive(iris_server):
+    connection = http.client.HTTPConnection("127.0.0.1", iris_server.port, timeout=30)
+    try:
+        for rows, expected in [([ROW], [0]), ([ROW, [6.5, 3.0, 5.5, 1.8]], [0, 2])]:
+            connection.request("POST", "/score", json.dumps({"data": rows}), {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            assert response.status == 200
+            assert json.loads(response.read()) == expected
+            assert response.getheader("Connection") != "close"
+    finally:
+        connection.close()
+
+
+def test_bad_input_is_400_over_http(iris_server):
+    response = requests.post(iris_server.url + "/score", json={"data": [[1.0, 2.0, 3.0]]}, timeout=30)
+    assert response.status_code == 400
+    assert set(response.json()) == {"message", "request_id"}
+
+
+def test_chunked_post_is_scored(iris_server):
+    body = iter([b'{"data": [[5.1, 3.5,', b" 1.4, 0.2]]}"])
+    response = requests.post(iris_server.url + "/score", data=body, headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.json()) == (200, [0])
+
+
+def test_body_over_the_limit_is_413_over_http(iris_server):
+    body = json.dumps({"data": [ROW] * 400})
+    response = requests.post(iris_server.url + "/score", data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert "exceeds the limit of 4096 bytes" in response.json()["message"]
+    chunked = requests.post(
+        iris_server.url + "/score", data=iter([body.encode()]), headers={"Content-Type": "application/json"}
+    )
+    assert chunked.status_code == 413
+
+
+def test_one_access_line_per_request(iris_server):
+    response = requests.get(iris_server.url + "/swagger.json?version=3", headers={"x-request-id": "access-line-1"})
+    assert response.status_code == 200
+    lines = [line for line in iris_server.output.splitlines() if "access-line-1" in line]
+    assert len(lines) == 1
+    assert "service.access - GET /swagger.json?version=3 200 " in lines[0]
+
+
+def test_health_answers_while_a_run_is_in_progress():
+    with ServiceProcess.ours("--entry_script", str(SCRIPTS / "slow_run.py")) as server:
+        server.wait_ready()
+        slow = threading.Thread(target=requests.post, args=(server.url + "/score",), kwargs={"data": "3"})
+        slow.start()
+        try:
+            for path in ["/health/live", "/", "/metrics"]:
+                assert requests.get(server.url + path, timeout=30).status_code == 200
+            # The health answers came back while the 3 s run() was still being served.
+            assert slow.is_alive()
+        finally:
+            slow.join()
+
+
+def test_scoring_timeout_works_with_threads():
+    env = {"SCORING_TIMEOUT_MS": "300"}
+    with ServiceProcess.ours("--entry_script", str(SCRIPTS / "slow_run.py"), env=env) as server:
+        server.wait_ready()
+        response = requests.post(server.url + "/score", data="2", timeout=30)
+        assert response.status_code == 504
+        assert response.json()["message"] == "Scoring timeout after 300 ms"
+        assert requests.post(server.url + "/score", data="0", timeout=30).json() == "slept"
+
+
+def test_readiness_is_503_during_a_slow_init(tmp_path):
+    release = tmp_path / "release"
+    env = {"SLOW_INIT_RELEASE": str(release), "SCORING_TIMEOUT_MS": "300"}
+    with ServiceProcess.ours("--entry_script", str(SCRIPTS / "slow_init.py"), env=env, ready_path="/health/live") as s:
+        s.wait_ready()
+        assert requests.get(s.url + "/health/ready", timeout=30).status_code == 503
+        assert requests.get(s.url + "/score?data=1", timeout=30).status_code == 503
+        release.touch()
+        s.ready_path = "/health/ready"
+        s.wait_ready()
+        assert requests.get(s.url + "/score?data=1", timeout=30).json() == "ok"
+
+
+def test_metrics_are_summed_across_two_workers(iris_model_dir):
+    with ServiceProcess.ours(*iris_args(iris_model_dir), "--worker_count", "2") as server:
+        server.wait_ready()
+        pids = set()
+        for _ in range(40):
+            # A new connection per request, so both workers get some of them.
+            response = requests.post(server.url + "/score", json={"data": [ROW]}, headers={"Connection": "close"})
+            assert response.status_code == 200
+        for line in server.output.splitlines():
+            if "service.access - POST /score 200" in line:
+                pids.add(line.split("[", 1)[1].split("]", 1)[0])
+        text = requests.get(server.url + "/metrics", timeout=30).text
+    assert len(pids) == 2, "both workers should have served requests"
+    assert 'scoring_requests_total{method="POST",route="/score",status="200"} 40.0' in text
+
+
+def test_preload_runs_init_once_in_the_master(iris_model_dir):
+    with ServiceProcess.ours(*iris_args(iris_model_dir), "--worker_count", "2", env={"WORKER_PRELOAD": "true"}) as s:
+        s.wait_ready()
+        assert requests.post(s.url + "/score", json={"data": [ROW]}, timeout=30).json() == [0]
+        assert s.output.count("Invoking user's init function") == 1
+
+
+def test_sigterm_stops_gracefully_with_status_0(iris_model_dir):
+    server = ServiceProcess.ours(*iris_args(iris_model_dir))
+    server.wait_ready()
+    server.stop()
+    assert server.proc.returncode == 0
+    assert "Shutting down: Master" in server.output
+
+
+def test_tampered_model_is_refused_with_one_clear_line(iris_model_dir, tmp_path):
+    tampered = tmp_path / "tampered"
+    shutil.copytree(iris_model_dir, tampered)
+    with open(tampered / "model.joblib", "ab") as fh:
+        fh.write(b"\0")
+    server = ServiceProcess.ours(*iris_args(tampered))
+    assert server.wait_exit() == 3
+    refusals = [line for line in server.output.splitlines() if "Refusing to start" in line]
+    assert len(refusals) == 1 and "sha256" in refusals[0]
+    assert "Listening at" not in server.output
+
+
+def test_failing_init_stops_the_server_with_status_3():
+    server = ServiceProcess.ours("--entry_script", str(SCRIPTS / "init_fails.py"))
+    assert server.wait_exit() == 3
+    assert "init-failure-detail" in server.output
+    assert "Worker failed to boot" in server.output
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--port", "abc"], "invalid int value"),
+        (["--worker_count", "0"], "--worker_count / WORKER_COUNT must be at least 1, got 0"),
+        (["--port", "70000"], "between 1 and 65535"),
+        (["--config_file", "/nonexistent/config.json"], "must name a file"),
+    ],
+)
+def test_bad_flags_exit_2_with_a_message(args, fragment):
+    result = subprocess.run(
+        [sys.executable, "-m", "service", *args], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert fragment in result.stderr
+
+
+def test_bad_entry_script_exits_3():
+    server = ServiceProcess.ours("--entry_script", str(SCRIPTS / "no_init.py"))
+    assert server.wait_exit() == 3
+    assert "does not define init()" in server.output
