@@ -6,20 +6,19 @@ the default when no entry script is given). Skipped only when scripts/reference-
 """
 
 import json
-import sys
-from pathlib import Path
+from contextlib import ExitStack
 from urllib.parse import quote
 
 import pytest
+import requests
+from service_helpers import REPO, SCRIPTS, ServiceProcess, reference_server
 from sklearn.datasets import load_iris
-
-sys.path.insert(0, str(Path(__file__).resolve().parent / "scripts"))
-from diff_servers import REPO, our_server, reference_python, reference_server  # noqa: E402
 
 pytestmark = [pytest.mark.reference, pytest.mark.slow]
 
-IRIS_SCORE = Path(__file__).resolve().parent / "scripts" / "iris_score.py"
+IRIS_SCORE = SCRIPTS / "iris_score.py"
 SCORE_PY = REPO / "service" / "score.py"
+_READY_ATTEMPTS = 30
 IRIS = load_iris()
 NAMES = list(IRIS.feature_names)
 ROW = IRIS.data[0].tolist()
@@ -83,30 +82,37 @@ CORPUS = [("iris_score", name, request) for name, request in COMMON.items()] + [
 ]
 
 
-@pytest.fixture(scope="module")
-def servers(iris_model_dir, iris_proba_model_dir, tmp_path_factory):
-    """Both servers for both scripts, started once for the module."""
-    python = reference_python()
-    workdir = tmp_path_factory.mktemp("differential")
-    pairs = {
-        "iris_score": (
-            reference_server(python, IRIS_SCORE, iris_model_dir, workdir / "ref-iris"),
-            our_server(IRIS_SCORE, iris_model_dir, workdir / "ours-iris"),
-        ),
-        "no_code": (
-            reference_server(python, SCORE_PY, iris_proba_model_dir, workdir / "ref-nocode"),
-            our_server(None, iris_proba_model_dir, workdir / "ours-nocode"),
-        ),
-    }
-    started = []
+def _ready(process: ServiceProcess) -> ServiceProcess:
+    """``wait_ready()``, retried: on busy cores a read timeout while a worker still boots is not a failure."""
+    for _ in range(_READY_ATTEMPTS):
+        try:
+            return process.wait_ready()
+        except requests.Timeout:
+            continue
+    pytest.fail(f"server never became ready in {_READY_ATTEMPTS} attempts:\n{process.stop()}")
+
+
+def _send(process: ServiceProcess, request_) -> tuple[int, object]:
+    method, path, body, headers = request_
+    response = requests.request(method, process.url + path, data=body, headers=headers, timeout=60)
     try:
-        for pair in pairs.values():
-            for server in pair:
-                started.append(server.__enter__())
-        yield pairs
-    finally:
-        for server in reversed(started):
-            server.__exit__(None, None, None)
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, response.text
+
+
+@pytest.fixture(scope="module")
+def servers(reference_python, iris_model_dir, iris_proba_model_dir):
+    """Both servers for both scripts, started once for the module; ours serves no-code scoring by default."""
+    with ExitStack() as stack:
+        started = {}
+        for script, entry, model_dir in (("iris_score", IRIS_SCORE, iris_model_dir),
+                                         ("no_code", SCORE_PY, iris_proba_model_dir)):
+            reference = reference_server(reference_python, "--entry_script", str(entry), "--model_dir", str(model_dir))
+            default_script = [] if entry == SCORE_PY else ["--entry_script", str(entry)]
+            ours = ServiceProcess.ours("--model_dir", str(model_dir), *default_script)
+            started[script] = (_ready(stack.enter_context(reference)), _ready(stack.enter_context(ours)))
+        yield started
 
 
 def test_corpus_is_large_enough():
@@ -117,17 +123,15 @@ def test_corpus_is_large_enough():
 @pytest.mark.parametrize(("script", "name", "request_"), CORPUS, ids=[f"{s}: {n}" for s, n, _ in CORPUS])
 def test_same_status_and_body(servers, script, name, request_):
     reference, ours = servers[script]
-    method, path, body, headers = request_
-    expected_status, expected_body, _ = reference.request(method, path, body, headers)
-    status, actual_body, _ = ours.request(method, path, body, headers)
+    expected_status, expected_body = _send(reference, request_)
     assert expected_status in (200, 400), f"corpus request is not valid for the reference: {expected_body!r}"
-    assert (status, actual_body) == (expected_status, expected_body)
+    assert _send(ours, request_) == (expected_status, expected_body)
 
 
 def test_the_answers_are_predictions(servers):
     """Guard against two servers agreeing on an error: the corpus answers are real predictions."""
     for script in ("iris_score", "no_code"):
         for server in servers[script]:
-            assert server.request(*post({"data": THREE}))[:2] == (200, [0, 2, 1])
-    status, body, _ = servers["no_code"][1].request(*post({"data": [ROW], "method": "predict_proba"}))
+            assert _send(server, post({"data": THREE})) == (200, [0, 2, 1])
+    status, body = _send(servers["no_code"][1], post({"data": [ROW], "method": "predict_proba"}))
     assert status == 200 and body["classes"] == [0, 1, 2] and body["probabilities"][0][0] > 0.5

@@ -5,35 +5,62 @@ The reference loads it like any Azure entry script; only ``PYTHONPATH`` points a
 """
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
+from service_helpers import REPO, reference_server
 from sklearn.datasets import load_iris
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "scripts"))
-from diff_servers import REPO, reference_python, reference_server  # noqa: E402
-
-from service.model_dir import load_model  # noqa: E402
+from service.model_dir import load_model
 
 pytestmark = [pytest.mark.reference, pytest.mark.slow]
 
 SCORE_PY = REPO / "service" / "score.py"
 NAMES = list(load_iris().feature_names)
 ROWS = load_iris().data[::10].tolist()
+_READY_ATTEMPTS = 30
+
+
+class Reference:
+    """The reference server running score.py for one model directory."""
+
+    def __init__(self, process):
+        self.process = process
+
+    def post_json(self, payload) -> tuple[int, object]:
+        response = requests.post(self.process.url + "/score", json=payload, timeout=30)
+        return response.status_code, response.json()
+
+    def get_json(self, path: str) -> tuple[int, object]:
+        response = requests.get(self.process.url + path, timeout=30)
+        return response.status_code, response.json()
+
+
+def _serve(reference_python, model_dir):
+    return reference_server(reference_python, "--entry_script", str(SCORE_PY), "--model_dir", str(model_dir))
+
+
+def _ready(process):
+    """``wait_ready()``, retried: on busy cores a read timeout while the worker still boots is not a failure."""
+    for _ in range(_READY_ATTEMPTS):
+        try:
+            return process.wait_ready()
+        except requests.Timeout:
+            continue
+    pytest.fail(f"server never answered GET / in {_READY_ATTEMPTS} attempts:\n{process.stop()}")
 
 
 @pytest.fixture(scope="module")
-def proba_server(iris_proba_model_dir, tmp_path_factory):
-    with reference_server(reference_python(), SCORE_PY, iris_proba_model_dir, tmp_path_factory.mktemp("ref")) as s:
-        yield s
+def proba_server(reference_python, iris_proba_model_dir):
+    with _serve(reference_python, iris_proba_model_dir) as process:
+        yield Reference(_ready(process))
 
 
 @pytest.fixture(scope="module")
-def plain_server(iris_model_dir, tmp_path_factory):
-    with reference_server(reference_python(), SCORE_PY, iris_model_dir, tmp_path_factory.mktemp("ref")) as s:
-        yield s
+def plain_server(reference_python, iris_model_dir):
+    with _serve(reference_python, iris_model_dir) as process:
+        yield Reference(_ready(process))
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +110,7 @@ def test_predict_proba_without_it_is_a_400(plain_server):
 
 def test_swagger_is_built_from_model_json(proba_server, iris_proba_model_dir):
     sidecar = json.loads((iris_proba_model_dir / "model.json").read_text())
-    status, doc, _ = proba_server.request("GET", "/swagger.json?version=3")
+    status, doc = proba_server.get_json("/swagger.json?version=3")
     assert status == 200
     service_input = doc["components"]["schemas"]["ServiceInput"]
     assert service_input["example"] == {"data": sidecar["input_sample"], "method": "predict"}
@@ -98,5 +125,5 @@ def test_bad_input_is_the_reference_500_with_our_message_in_its_log(proba_server
     assert status == 500
     assert body == {"message": "An unexpected error occurred in scoring script. Check the logs for more info."}
     assert "ConversionError: Input \"data\" has 3 columns, but model sklearn-iris-proba (version 1) is expecting 4" in (
-        proba_server.log_path.read_text()
+        proba_server.process.output
     )
