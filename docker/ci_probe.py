@@ -86,7 +86,8 @@ def compare(container: str, host: str, model_json: Path) -> None:
     got = answers["container"][: len(expected)]
     if got != expected:
         raise ProbeError(f"predictions for input_sample are {got}, expected output_sample {expected}")
-    print(f"PASS POST /score: container == host service on {len(rows)} rows ({sorted(set(map(str, got)))} in sample)")
+    labels = sorted({json.dumps(label) for label in answers["container"]})
+    print(f"PASS POST /score: container == host service on {len(rows)} rows (labels {', '.join(labels)})")
 
 
 def score_matches(url: str, model_json: Path) -> None:

