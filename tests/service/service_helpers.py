@@ -83,7 +83,7 @@ class ServiceProcess:
             try:
                 if requests.get(self.url + self.ready_path, timeout=2).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still booting (sync worker in init())
                 pass
             time.sleep(0.1)
         pytest.fail(f"server not ready within {START_TIMEOUT_S} s:\n{self.stop()}")
