@@ -12,7 +12,7 @@ import threading
 
 import pytest
 import requests
-from service_helpers import REPO, SCRIPTS, ServiceProcess
+from service_helpers import REPO, SCRIPTS, ServiceProcess, free_port
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 pytestmark = pytest.mark.slow
@@ -180,3 +180,28 @@ def test_bad_entry_script_exits_3():
     server = ServiceProcess.ours("--entry_script", str(SCRIPTS / "no_init.py"))
     assert server.wait_exit() == 3
     assert "does not define init()" in server.output
+
+
+def test_json_log_format_gives_one_json_access_object(iris_model_dir):
+    with ServiceProcess.ours(*iris_args(iris_model_dir), env={"LOG_FORMAT": "json"}) as server:
+        server.wait_ready()
+        requests.post(server.url + "/score", json={"data": [ROW]}, headers={"x-request-id": "json-log-1"}, timeout=30)
+        entries = [json.loads(line) for line in server.output.splitlines() if "json-log-1" in line]
+    assert len(entries) == 1
+    entry = entries[0]
+    assert (entry["logger"], entry["method"], entry["path"], entry["status"]) == (
+        "service.access",
+        "POST",
+        "/score",
+        200,
+    )
+    assert entry["request_id"] == "json-log-1" and entry["duration_ms"] >= 0
+
+
+def test_plain_gunicorn_serves_the_wsgi_module(iris_model_dir):
+    port = free_port()
+    env = {"AZUREML_ENTRY_SCRIPT": str(SCRIPTS / "iris_score.py"), "AZUREML_MODEL_DIR": str(iris_model_dir)}
+    argv = [sys.executable, "-m", "gunicorn", "--no-control-socket", "-b", f"127.0.0.1:{port}", "service.wsgi:app"]
+    with ServiceProcess(argv, port, env, ready_path="/health/ready") as server:
+        server.wait_ready()
+        assert requests.post(server.url + "/score", json={"data": [ROW]}, timeout=30).json() == [0]
