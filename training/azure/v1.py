@@ -1,8 +1,11 @@
 """The Azure ML SDK v1 backend (azureml-core): the builders of this package, plus the calls that need the network.
 
-Every call that only talks to Azure is bounded by the connection timeout; waiting for a run, a sweep or a deployment
-is not (the user asked to wait and sees its streamed output).
+Every call that only talks to Azure is bounded by the connection timeout and turns network or service failures into
+one clear error; waiting for a run, a sweep or a deployment is not bounded (the user asked to wait and sees the
+streamed output).
 """
+
+from collections.abc import Callable
 
 from training.azure.backend import Connection, Outcome
 from training.azure.deploy import (
@@ -12,16 +15,26 @@ from training.azure.deploy import (
     sample_request,
 )
 from training.azure.environment import build_environment, describe_environment
-from training.azure.errors import AzureError, RunFailed
+from training.azure.errors import AzureError, RunFailed, WorkspaceUnreachable
 from training.azure.hyperdrive import build_hyperdrive_config, describe_sweep
 from training.azure.sdk import require_sdk
 from training.azure.spec import ComputeSpec, DeploySpec, EnvironmentSpec, JobSpec, RegisterSpec, SweepSpec
 from training.azure.submit import build_script_run_config, describe_job, provisioning_configuration, register_run_model
-from training.azure.workspace import bounded, connect
+from training.azure.workspace import azure_call, connect
+
+
+def _connect(connection: Connection):
+    return connect(connection.config, timeout=connection.timeout)
 
 
 class AzureBackend:
-    """SDK v1 implementation of training.azure.backend.Backend."""
+    """SDK v1 implementation of training.azure.backend.Backend.
+
+    ``connect`` turns a Connection into a Workspace (default: ``Workspace.from_config`` with a timeout).
+    """
+
+    def __init__(self, connect: Callable[[Connection], object] = _connect):
+        self._connect = connect
 
     def describe_job(self, job: JobSpec) -> str:
         """The job definition (environment YAML, run configuration, arguments, compute), offline."""
@@ -45,49 +58,52 @@ class AzureBackend:
 
     def submit_job(self, job: JobSpec, connection: Connection, *, wait: bool,
                    register: RegisterSpec | None) -> Outcome:
-        """Submit the run; with ``wait`` stream it and, when it completed, register its model."""
-        workspace = connect(connection.config, timeout=connection.timeout)
-        src = self._script_run_config(job, workspace, connection)
-        run = _submit(workspace, job.experiment, src, connection)
-        return _finish(run, wait or register is not None, register, connection)
+        """Submit the run; with ``wait`` (implied by ``register``) stream it, then register its model."""
+        workspace = self._connect(connection)
+        run = _submit(workspace, job.experiment, _script_run_config(job, workspace, connection), connection)
+        if not (wait or register):
+            return Outcome(run.id, "Submitted", run.get_portal_url())
+        status = _wait(run, "Run")
+        return Outcome(run.id, status, run.get_portal_url(), model=_register(run, register, connection))
 
     def submit_sweep(self, sweep: SweepSpec, connection: Connection, *, wait: bool,
                      register: RegisterSpec | None) -> Outcome:
-        """Submit the HyperDrive sweep; with ``wait`` stream it, then register the best run's model."""
-        workspace = connect(connection.config, timeout=connection.timeout)
-        config = build_hyperdrive_config(sweep, self._script_run_config(sweep.job, workspace, connection))
+        """Submit the HyperDrive sweep; with ``wait`` (implied by ``register``) stream it, register the best run."""
+        workspace = self._connect(connection)
+        config = build_hyperdrive_config(sweep, _script_run_config(sweep.job, workspace, connection))
         run = _submit(workspace, sweep.job.experiment, config, connection)
         if not (wait or register):
             return Outcome(run.id, "Submitted", run.get_portal_url())
-        run.wait_for_completion(show_output=True, raise_on_error=False)
-        status = run.get_status()
-        if status != "Completed":
-            raise RunFailed(f"Sweep {run.id} ended as {status}: {run.get_portal_url()}")
-        best = bounded("find the best run of the sweep", run.get_best_run_by_primary_metric, connection.timeout)
+        status = _wait(run, "Sweep")
+        metric = sweep.space.primary_metric
+        best = azure_call("find the best run of the sweep", run.get_best_run_by_primary_metric, connection.timeout)
         if best is None:
-            raise RunFailed(f"Sweep {run.id} completed without any run reporting {sweep.space.primary_metric}.")
-        print(f"Best run {best.id}: {sweep.space.primary_metric} {best.get_metrics().get(sweep.space.primary_metric)}")
+            raise RunFailed(f"Sweep {run.id} completed without any run reporting {metric}.")
+        print(f"Best run {best.id}: {metric} {best.get_metrics().get(metric)}")
         return Outcome(best.id, status, run.get_portal_url(), model=_register(best, register, connection))
 
     def deploy(self, deploy: DeploySpec, connection: Connection) -> Outcome:
         """Deploy the registered model (no-code, or with the staged scoring script) and wait until it is healthy."""
         core = require_sdk("azureml.core")
-        workspace = connect(connection.config, timeout=connection.timeout)
-        model = bounded(f"find model {deploy.model_name}",
-                        lambda: core.Model(workspace, name=deploy.model_name, version=deploy.model_version),
-                        connection.timeout)
+        workspace = self._connect(connection)
+        model = azure_call(f"find model {deploy.model_name} in the workspace",
+                           lambda: core.Model(workspace, name=deploy.model_name, version=deploy.model_version),
+                           connection.timeout)
         inference_config = None
         if deploy.entry_script is not None:
             inference_config = build_inference_config(deploy, _environment(deploy.environment, workspace, connection))
         target = None
         if deploy.target == "aks":
             compute = require_sdk("azureml.core.compute")
-            target = bounded(f"find AKS cluster {deploy.aks_cluster}",
-                             lambda: compute.AksCompute(workspace, deploy.aks_cluster), connection.timeout)
-        service = core.Model.deploy(workspace, deploy.service_name, [model], inference_config=inference_config,
-                                    deployment_config=build_deployment_configuration(deploy),
-                                    deployment_target=target, overwrite=True, show_output=True)
-        service.wait_for_deployment(show_output=True)
+            target = azure_call(f"find AKS cluster {deploy.aks_cluster}",
+                                lambda: compute.AksCompute(workspace, deploy.aks_cluster), connection.timeout)
+        service = azure_call(
+            f"deploy {deploy.service_name}",
+            lambda: core.Model.deploy(workspace, deploy.service_name, [model], inference_config=inference_config,
+                                      deployment_config=build_deployment_configuration(deploy),
+                                      deployment_target=target, overwrite=True, show_output=True),
+            connection.timeout)
+        azure_call(f"wait for {deploy.service_name}", lambda: service.wait_for_deployment(show_output=True), None)
         if service.state != "Healthy":
             raise RunFailed(f"Service {deploy.service_name} ended as {service.state}; its logs:\n"
                             f"{(service.get_logs() or '')[-3000:]}")
@@ -96,58 +112,63 @@ class AzureBackend:
                                                      no_code=inference_config is None,
                                                      auth=bool(getattr(service, "auth_enabled", False))))
 
-    @staticmethod
-    def _script_run_config(job: JobSpec, workspace, connection: Connection):
-        if job.compute.name != "local":
-            _ensure_compute(workspace, job.compute, connection)
-        return build_script_run_config(job, _environment(job.environment, workspace, connection))
-
 
 def _environment(spec: EnvironmentSpec, workspace=None, connection: Connection | None = None):
     if spec.curated and workspace is None:
         # Offline (dry run): a named placeholder; the real curated environment is fetched at submission.
         return require_sdk("azureml.core").Environment(name=spec.curated)
     if spec.curated:
-        return bounded(f"fetch environment {spec.curated}", lambda: build_environment(spec, workspace),
-                       connection.timeout)
+        return azure_call(f"fetch environment {spec.curated}", lambda: build_environment(spec, workspace),
+                          connection.timeout)
     return build_environment(spec)
+
+
+def _script_run_config(job: JobSpec, workspace, connection: Connection):
+    if job.compute.name != "local":
+        _ensure_compute(workspace, job.compute, connection)
+    return build_script_run_config(job, _environment(job.environment, workspace, connection))
 
 
 def _ensure_compute(workspace, compute: ComputeSpec, connection: Connection) -> None:
     compute_module = require_sdk("azureml.core.compute")
     exceptions = require_sdk("azureml.exceptions")
     try:
-        bounded(f"find compute target {compute.name}",
-                lambda: compute_module.ComputeTarget(workspace=workspace, name=compute.name), connection.timeout)
+        azure_call(f"find compute target {compute.name}",
+                   lambda: compute_module.ComputeTarget(workspace=workspace, name=compute.name), connection.timeout)
         return
-    except exceptions.ComputeTargetException as exc:
+    except WorkspaceUnreachable as exc:
+        if not isinstance(exc.__cause__, exceptions.ComputeTargetException):
+            raise
         if not compute.create:
             raise AzureError(f"Compute target {compute.name!r} does not exist in the workspace; create it, or pass "
                              f"--create-compute (vm size {compute.vm_size}, max {compute.max_nodes} nodes).") from exc
-    target = compute_module.ComputeTarget.create(workspace, compute.name, provisioning_configuration(compute))
-    target.wait_for_completion(show_output=True, min_node_count=None, timeout_in_minutes=20)
+    target = azure_call(f"create compute cluster {compute.name}",
+                        lambda: compute_module.ComputeTarget.create(workspace, compute.name,
+                                                                    provisioning_configuration(compute)),
+                        connection.timeout)
+    azure_call(f"provision compute cluster {compute.name}",
+               lambda: target.wait_for_completion(show_output=True, min_node_count=None, timeout_in_minutes=20), None)
 
 
 def _submit(workspace, experiment: str, config, connection: Connection):
     core = require_sdk("azureml.core")
-    run = bounded(f"submit to experiment {experiment}", lambda: core.Experiment(workspace, experiment).submit(config),
-                  connection.timeout)
+    run = azure_call(f"submit to experiment {experiment}",
+                     lambda: core.Experiment(workspace, experiment).submit(config), connection.timeout)
     print(f"Submitted {run.id} to experiment {experiment}: {run.get_portal_url()}")
     return run
 
 
-def _finish(run, wait: bool, register: RegisterSpec | None, connection: Connection) -> Outcome:
-    if not wait:
-        return Outcome(run.id, "Submitted", run.get_portal_url())
-    run.wait_for_completion(show_output=True, raise_on_error=False)
+def _wait(run, what: str) -> str:
+    azure_call(f"follow {run.id}", lambda: run.wait_for_completion(show_output=True, raise_on_error=False), None)
     status = run.get_status()
     if status != "Completed":
-        raise RunFailed(f"Run {run.id} ended as {status}: {run.get_portal_url()}")
-    return Outcome(run.id, status, run.get_portal_url(), model=_register(run, register, connection))
+        raise RunFailed(f"{what} {run.id} ended as {status}: {run.get_portal_url()}")
+    return status
 
 
 def _register(run, register: RegisterSpec | None, connection: Connection) -> str | None:
     if register is None:
         return None
-    model = bounded(f"register model {register.name}", lambda: register_run_model(run, register), connection.timeout)
+    model = azure_call(f"register model {register.name}", lambda: register_run_model(run, register),
+                       connection.timeout)
     return f"{model.name}:{model.version}"

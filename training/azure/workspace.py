@@ -89,6 +89,23 @@ def bounded(action: str, call: Callable[[], T], timeout: float) -> T:
     return outcome["value"]
 
 
+def azure_call(action: str, call: Callable[[], T], timeout: float | None) -> T:
+    """``call()`` (bounded by ``timeout`` unless None) with azureml and network failures turned into one clear error.
+
+    Raises
+    ------
+    WorkspaceUnreachable
+        The call timed out, could not reach Azure, or Azure refused it (``action`` names what was tried).
+    """
+    exceptions = require_sdk("azureml.exceptions")
+    import requests  # a dependency of azureml-core; its errors escape azureml-core unwrapped
+
+    try:
+        return call() if timeout is None else bounded(action, call, timeout)
+    except (exceptions.AzureMLException, requests.exceptions.RequestException) as exc:
+        raise _unreachable(action, exc) from exc
+
+
 def connect(config: Path | None = None, *, timeout: float = DEFAULT_TIMEOUT, auth=None):
     """``Workspace.from_config(config, auth)`` bounded by ``timeout``, with one clear error for every failure.
 
@@ -104,17 +121,15 @@ def connect(config: Path | None = None, *, timeout: float = DEFAULT_TIMEOUT, aut
     """
     core = require_sdk("azureml.core")
     exceptions = require_sdk("azureml.exceptions")
-    import requests  # a dependency of azureml-core; its errors escape from_config unwrapped
+    import requests
 
     where = str(config) if config else "the current directory or its parents"
+    action = f"reach the Azure ML workspace configured in {where}"
     if auth is None:
         auth = resolve_auth()
     try:
-        return bounded(
-            f"connect to the Azure ML workspace configured in {where}",
-            lambda: core.Workspace.from_config(path=str(config) if config else None, auth=auth),
-            timeout,
-        )
+        return bounded(action, lambda: core.Workspace.from_config(path=str(config) if config else None, auth=auth),
+                       timeout)
     except exceptions.AuthenticationException as exc:
         raise WorkspaceUnreachable(
             f"Azure authentication failed for the workspace in {where}: {_first_line(exc)}") from exc
@@ -123,10 +138,12 @@ def connect(config: Path | None = None, *, timeout: float = DEFAULT_TIMEOUT, aut
             f"No usable Azure ML workspace config in {where}: {_first_line(exc)} (or pass --workspace-config PATH)"
         ) from exc
     except (exceptions.AzureMLException, requests.exceptions.RequestException) as exc:
-        raise WorkspaceUnreachable(
-            f"Could not reach the Azure ML workspace configured in {where} ({type(exc).__name__}: {_first_line(exc)}). "
-            "Check the network, the credentials, and that they have access to the workspace."
-        ) from exc
+        raise _unreachable(action, exc) from exc
+
+
+def _unreachable(action: str, exc: BaseException) -> WorkspaceUnreachable:
+    return WorkspaceUnreachable(f"Could not {action} ({type(exc).__name__}: {_first_line(exc)}). Check the network, "
+                                "the credentials, and that they have access to the workspace.")
 
 
 def _first_line(exc: BaseException) -> str:

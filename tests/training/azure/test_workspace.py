@@ -105,7 +105,7 @@ def test_offline_connection_error_is_reported(workspace_config, service_principa
 
 
 def test_silent_network_times_out(workspace_config, service_principal, silent_proxy):
-    with pytest.raises(WorkspaceUnreachable, match=r"Timed out after 2 s while trying to connect to the Azure ML"):
+    with pytest.raises(WorkspaceUnreachable, match=r"Timed out after 2 s while trying to reach the Azure ML workspace"):
         connect(workspace_config.parent, timeout=2)
 
 
