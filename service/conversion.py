@@ -45,8 +45,16 @@ class FeatureMatrixType(NumpyParameterType):
     (e.g. ``"model iris (version 2)"``) and ``input_name`` only shape error messages.
     """
 
-    def __init__(self, sample_input, feature_names=None, *, model_label="the model", input_name="data",
-                 enforce_column_type=True, enforce_shape=True):
+    def __init__(
+        self,
+        sample_input,
+        feature_names=None,
+        *,
+        model_label="the model",
+        input_name="data",
+        enforce_column_type=True,
+        enforce_shape=True,
+    ):
         super().__init__(sample_input, enforce_column_type=enforce_column_type, enforce_shape=enforce_shape)
         self.feature_names = list(feature_names) if feature_names is not None else None
         self.model_label = model_label
@@ -149,6 +157,8 @@ def to_frame(name: str, value, param_type):
     if not value:
         raise ConversionError(f'Input "{name}" has 0 records while a minimum of 1 is required by {spec.who}.')
     rows = _records_to_rows(spec, value)
+    if dtypes.nunique() == 1:  # one dtype: convert the whole matrix in one numpy call
+        return pd.DataFrame(_convert(spec, rows, dtypes.iloc[0]), columns=sample.columns)
     data = {}
     for j, column in enumerate(sample.columns):
         data[column] = _convert(spec, [row[j] for row in rows], dtypes.iloc[j], column=j)
@@ -273,8 +283,11 @@ def _leaves(spec: _Spec, value: list):
                 what, fix = _describe(node), ""
                 if isinstance(node, dict):
                     what = "a record (object)"
-                    fix = " Send either rows of values or records with column names, not both." if spec.feature_names \
+                    fix = (
+                        " Send either rows of values or records with column names, not both."
+                        if spec.feature_names
                         else " Records with column names need a model with feature names."
+                    )
                 raise ConversionError(
                     f'{where} of input "{spec.name}" is {what}, but {spec.who} expects {spec.expected_rows()}.{fix}'
                 )

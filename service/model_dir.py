@@ -215,9 +215,12 @@ def _validate(sidecar: dict[str, Any], path: Path) -> None:
         return ModelDirError(f"{path}: key {key!r} must be {expected}, got {got}.")
 
     model_file = sidecar.get("model_file")
-    if not isinstance(model_file, str) or not model_file or Path(model_file).is_absolute() or ".." in Path(
-        model_file
-    ).parts:
+    if (
+        not isinstance(model_file, str)
+        or not model_file
+        or Path(model_file).is_absolute()
+        or ".." in Path(model_file).parts
+    ):
         raise bad("model_file", "a file name relative to the model directory")
     if not isinstance(sidecar.get("sha256"), str) or not _HEX64.fullmatch(sidecar["sha256"]):
         raise bad("sha256", "64 lower-case hex digits")
@@ -243,8 +246,10 @@ def _validate(sidecar: dict[str, Any], path: Path) -> None:
     if sidecar.get("classes") is not None and not isinstance(sidecar["classes"], list):
         raise bad("classes", "null or a list")
     sample = sidecar.get("input_sample")
-    if not isinstance(sample, list) or not sample or not all(
-        isinstance(row, list) and len(row) == n_features for row in sample
+    if (
+        not isinstance(sample, list)
+        or not sample
+        or not all(isinstance(row, list) and len(row) == n_features for row in sample)
     ):
         raise bad("input_sample", f"a non-empty list of rows of {n_features} numbers")
     try:

@@ -123,8 +123,9 @@ def test_records_with_unknown_columns_name_at_most_five():
 
 def test_records_with_missing_and_unknown_columns_name_both():
     record = dict(zip(NAMES[:3], ROW[:3], strict=True)) | {"petal_width": 0.2}
-    with pytest.raises(ConversionError, match="is missing 1 feature: 'petal width \\(cm\\)' and has 1 unknown column: "
-                       "'petal_width'"):
+    with pytest.raises(
+        ConversionError, match="is missing 1 feature: 'petal width \\(cm\\)' and has 1 unknown column: 'petal_width'"
+    ):
         convert([record])
 
 
@@ -170,25 +171,43 @@ def test_feature_matrix_swagger_equals_numpy_swagger():
 # ---- bad input: one clear message per class -----------------------------------------------------------------------
 
 BAD = [
-    ("wrong column count", [[1, 2, 3]],
-     r'^Input "data" has 3 columns, but model iris-svc \(version 2\) is expecting 4 features as input: '
-     r"sepal length \(cm\), sepal width \(cm\), petal length \(cm\), petal width \(cm\)\.$"),
+    (
+        "wrong column count",
+        [[1, 2, 3]],
+        r'^Input "data" has 3 columns, but model iris-svc \(version 2\) is expecting 4 features as input: '
+        r"sepal length \(cm\), sepal width \(cm\), petal length \(cm\), petal width \(cm\)\.$",
+    ),
     ("too many columns", [[1, 2, 3, 4, 5]], r"has 5 columns, but .* is expecting 4 features"),
     ("zero columns", [[]], r"has 0 columns, but .* is expecting 4 features"),
-    ("1-D row", ROW,
-     r"is a 1-D array \(shape \(4,\)\), but .*2-D\)\. To send one row, wrap it in a list: \[\[\.\.\.\]\]"),
-    ("3-D", [[ROW]],
-     r"is a 3-D array \(shape \(1, 1, 4\)\), but model iris-svc \(version 2\) expects a JSON array of rows"),
-    ("ragged rows", [ROW, ROW, [1, 2, 3]],
-     r'^Row 2 of input "data" has 3 values, but row 0 has 4; every row must have the same number of values\.$'),
+    (
+        "1-D row",
+        ROW,
+        r"is a 1-D array \(shape \(4,\)\), but .*2-D\)\. To send one row, wrap it in a list: \[\[\.\.\.\]\]",
+    ),
+    (
+        "3-D",
+        [[ROW]],
+        r"is a 3-D array \(shape \(1, 1, 4\)\), but model iris-svc \(version 2\) expects a JSON array of rows",
+    ),
+    (
+        "ragged rows",
+        [ROW, ROW, [1, 2, 3]],
+        r'^Row 2 of input "data" has 3 values, but row 0 has 4; every row must have the same number of values\.$',
+    ),
     ("row is a number", [ROW, 5], r'Row 1 of input "data" is a number 5, but .* expects a JSON array of rows of 4'),
-    ("non-numeric string", [ROW, [1, 2, "abc", 4]],
-     r"^Input \"data\" has a non-numeric value 'abc' at row 1, column 2 \(petal length \(cm\)\); model iris-svc "
-     r"\(version 2\) expects float64 values\. Send numbers, not strings\.$"),
+    (
+        "non-numeric string",
+        [ROW, [1, 2, "abc", 4]],
+        r"^Input \"data\" has a non-numeric value 'abc' at row 1, column 2 \(petal length \(cm\)\); model iris-svc "
+        r"\(version 2\) expects float64 values\. Send numbers, not strings\.$",
+    ),
     ("boolean string", [[1, 2, "true", 4]], r"non-numeric value 'true' at row 0, column 2"),
-    ("null", [[1, None, 3, 4]],
-     r"^Input \"data\" contains null at row 0, column 1 \(sepal width \(cm\)\); model iris-svc \(version 2\) does not "
-     r"accept missing values\.$"),
+    (
+        "null",
+        [[1, None, 3, 4]],
+        r"^Input \"data\" contains null at row 0, column 1 \(sepal width \(cm\)\); model iris-svc \(version 2\) "
+        r"does not accept missing values\.$",
+    ),
     ("NaN", [[1, 2, float("nan"), 4]], r"contains NaN at row 0, column 2 \(petal length \(cm\)\)"),
     ("NaN string", [[1, 2, "NaN", 4]], r"contains NaN at row 0, column 2"),
     ("Infinity", [[float("inf"), 2, 3, 4]], r"contains Infinity at row 0, column 0 .* accepts only finite numbers"),
@@ -197,9 +216,13 @@ BAD = [
     ("nested array", [[1, [2], 3, 4]], r"has a nested array \[2\] at row 0, column 1 .* where a single value was"),
     ("object cell", [[1, {"a": 1}, 3, 4]], r'has an object \{"a": 1\} at row 0, column 1'),
     ("empty", [], r'^Input "data" has 0 rows \(shape=\(0,\)\) while a minimum of 1 is required by model iris-svc'),
-    ("string", "abc", r"^Input \"data\" must be a JSON array of rows of 4 values, got a string 'abc'\. For example: "
-     r"\[\[5\.1, 3\.5, 1\.4, 0\.2\]\]\.$"),
-    ("null data", None, r'must be a JSON array of rows of 4 values, got null\.'),
+    (
+        "string",
+        "abc",
+        r"^Input \"data\" must be a JSON array of rows of 4 values, got a string 'abc'\. For example: "
+        r"\[\[5\.1, 3\.5, 1\.4, 0\.2\]\]\.$",
+    ),
+    ("null data", None, r"must be a JSON array of rows of 4 values, got null\."),
     ("object data", {}, r"must be a JSON array of rows of 4 values, got an empty object\."),
     ("number data", 5, r"must be a JSON array of rows of 4 values, got a number 5\."),
 ]
@@ -248,8 +271,11 @@ def test_long_values_are_quoted_capped_never_echoed_whole():
 
 
 def test_without_a_model_label_messages_say_the_model():
-    with pytest.raises(ConversionError, match=r'^Input "data" has 3 columns, but the model is expecting 4 features as '
-                       r"input\.$"):
+    with pytest.raises(
+        ConversionError,
+        match=r'^Input "data" has 3 columns, but the model is expecting 4 features as '
+        r"input\.$",
+    ):
         convert([[1, 2, 3]], PLAIN)
 
 
@@ -314,15 +340,21 @@ def test_pandas_records_are_put_in_sample_column_order():
 @pytest.mark.parametrize(
     ("records", "message"),
     [
-        ([{"sepal_length": 5.1, "sepal_width": 3.5, "petal_count": 3}], r"Record 0 of input \"data\" is missing 1 "
-         r"feature: 'flag'; the model expects the columns: 'sepal_length', 'sepal_width', 'petal_count', 'flag'\."),
+        (
+            [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_count": 3}],
+            r"Record 0 of input \"data\" is missing 1 "
+            r"feature: 'flag'; the model expects the columns: 'sepal_length', 'sepal_width', 'petal_count', 'flag'\.",
+        ),
         ([_record(), _record(colour="red")], r"Record 1 of input \"data\" has 1 unknown column: 'colour'"),
         ([_record(sepal_width=None)], r"contains null at row 0, column 1 \(sepal_width\)"),
         ([_record(sepal_width="wide")], r"non-numeric value 'wide' at row 0, column 1 \(sepal_width\)"),
         ([_record(petal_count=2.5)], r"non-integer value 2.5 at row 0, column 2 \(petal_count\)"),
         ([], r'^Input "data" has 0 records while a minimum of 1 is required'),
-        ({"sepal_length": 5.1}, r"must be a JSON array of records \(objects with the columns 'sepal_length', "
-         r"'sepal_width', 'petal_count', 'flag'\), got an object with keys 'sepal_length'\."),
+        (
+            {"sepal_length": 5.1},
+            r"must be a JSON array of records \(objects with the columns 'sepal_length', "
+            r"'sepal_width', 'petal_count', 'flag'\), got an object with keys 'sepal_length'\.",
+        ),
         ([[5.1, 3.5, 3, True]], r"Row 0 of input \"data\" is an array of 4 values, but row 0 is a record"),
     ],
 )
@@ -336,3 +368,12 @@ def test_pandas_with_text_columns_uses_inference_schema():
     records = [{"city": "Rome", "temp": "20"}]
     ours = convert(records, PandasParameterType(sample))
     pd.testing.assert_frame_equal(ours, PandasParameterType(sample).deserialize_input(copy.deepcopy(records)))
+
+
+def test_pandas_records_of_one_dtype_equal_inference_schema():
+    sample = pd.DataFrame([ROW], columns=["a", "b", "c", "d"])
+    records = [dict(zip("abcd", row, strict=True)) for row in [ROW, [1, "2.5", True, 4]]]
+    ours = convert(records, PandasParameterType(sample))
+    pd.testing.assert_frame_equal(ours, PandasParameterType(sample).deserialize_input(copy.deepcopy(records)))
+    with pytest.raises(ConversionError, match=r"contains null at row 1, column 2 \(c\)"):
+        convert([records[0], dict(records[1], c=None)], PandasParameterType(sample))

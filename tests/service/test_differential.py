@@ -59,8 +59,12 @@ COMMON = {
     "GET with data": get(data=[ROW]),
     "GET with three rows": get(data=THREE),
     "GET with numeric strings": get(data=[[str(v) for v in ROW]]),
-    "GET with repeated data keys": ("GET", "/score?data=" + quote(json.dumps(ROW)) + "&data=" + quote(
-        json.dumps(THREE[1])), None, {}),
+    "GET with repeated data keys": (
+        "GET",
+        "/score?data=" + quote(json.dumps(ROW)) + "&data=" + quote(json.dumps(THREE[1])),
+        None,
+        {},
+    ),
 }
 
 # Only for the no-code script: method and records.
@@ -106,8 +110,10 @@ def servers(reference_python, iris_model_dir, iris_proba_model_dir):
     """Both servers for both scripts, started once for the module; ours serves no-code scoring by default."""
     with ExitStack() as stack:
         started = {}
-        for script, entry, model_dir in (("iris_score", IRIS_SCORE, iris_model_dir),
-                                         ("no_code", SCORE_PY, iris_proba_model_dir)):
+        for script, entry, model_dir in (
+            ("iris_score", IRIS_SCORE, iris_model_dir),
+            ("no_code", SCORE_PY, iris_proba_model_dir),
+        ):
             reference = reference_server(reference_python, "--entry_script", str(entry), "--model_dir", str(model_dir))
             default_script = [] if entry == SCORE_PY else ["--entry_script", str(entry)]
             ours = ServiceProcess.ours("--model_dir", str(model_dir), *default_script)

@@ -205,8 +205,21 @@ def test_describe_is_the_metadata_body(model_root):
     info = read_model_info(resolve_model_dir(model_root))
     body = describe(info)
     assert set(body) == {
-        "name", "version", "sha256", "estimator", "task", "sklearn_version", "classes", "feature_names", "n_features",
-        "input_dtype", "input_sample", "has_predict_proba", "metrics", "run_id", "created_at",
+        "name",
+        "version",
+        "sha256",
+        "estimator",
+        "task",
+        "sklearn_version",
+        "classes",
+        "feature_names",
+        "n_features",
+        "input_dtype",
+        "input_sample",
+        "has_predict_proba",
+        "metrics",
+        "run_id",
+        "created_at",
     }
     assert body["name"] == "sklearn-iris" and body["version"] == 1
     assert body["sha256"] == info.sidecar["sha256"]

@@ -131,7 +131,7 @@ def test_bad_input_is_the_reference_500_with_our_message_in_its_log(proba_server
     status, body = proba_server.post_json({"data": [[1, 2, 3]]})
     assert status == 500
     assert body == {"message": "An unexpected error occurred in scoring script. Check the logs for more info."}
-    assert "ConversionError: Input \"data\" has 3 columns, but model sklearn-iris-proba (version 1) is expecting 4" in (
+    assert 'ConversionError: Input "data" has 3 columns, but model sklearn-iris-proba (version 1) is expecting 4' in (
         proba_server.process.output
     )
 
