@@ -94,7 +94,7 @@ def create_app(
 
     model_info = check_model_dir(settings.model_dir, verify=verify_model)
     script = load_entry_script(settings.entry_script)
-    runner = Runner(script, timeout_ms=settings.scoring_timeout_ms, threads=settings.worker_threads)
+    runner = Runner(script, timeout_ms=settings.scoring_timeout_ms, threads=settings.max_concurrent_runs)
     swagger = build_documents(
         script.run,
         app_root=settings.app_root,

@@ -43,7 +43,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--config_file", help="JSON config file (default: config.json in AML_APP_ROOT or beside the script)."
     )
-    parser.add_argument("--health_port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--health_port", type=int, help="Second port for the same routes, if SEPERATE_HEALTH_ENDPOINT=true."
+    )
     parser.add_argument("--appinsights_instrumentation_key", help=argparse.SUPPRESS)
     parser.add_argument("--rest", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -69,8 +71,9 @@ class ScoringApplication(BaseApplication):
     def load_config(self) -> None:
         s = self.settings
         host = f"[{s.host}]" if ":" in s.host else s.host
+        ports = [s.port] if s.health_port in (None, s.port) else [s.port, s.health_port]
         options = {
-            "bind": [f"{host}:{s.port}"],
+            "bind": [f"{host}:{port}" for port in ports],
             "workers": s.worker_count,
             "worker_class": ScoringWorker,
             "threads": s.worker_threads,
@@ -127,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m service: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
+    if args.appinsights_instrumentation_key:
+        logger.warning(
+            "--appinsights_instrumentation_key is ignored: this service does not send to Application Insights"
+        )
     if settings.model_dir is not None:
         os.environ["AZUREML_MODEL_DIR"] = str(settings.model_dir)
     if not settings.is_no_code:

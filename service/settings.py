@@ -58,10 +58,15 @@ class Settings:
     """SERVER_HOST (or --host): bind address. The reference hard-codes 0.0.0.0; the container sets it explicitly."""
     port: int = 5001
     """--port, else SERVER_PORT (the reference ignores the env value; we honour it)."""
+    health_port: int | None = None
+    """--health_port (default 5000) when SEPERATE_HEALTH_ENDPOINT=true: a second listener serving the same routes."""
     worker_count: int = 1
     """WORKER_COUNT (or --worker_count): gunicorn worker processes."""
     worker_threads: int = 4
     """WORKER_THREADS: threads per gthread worker, so health and metrics never wait behind scoring."""
+    max_concurrent_runs: int = 1
+    """MAX_CONCURRENT_RUNS: run() calls one worker makes at the same time; 1 (the reference's one-at-a-time, safe for
+    scripts that are not thread-safe) unless raised. Health, metrics and input parsing never wait for it."""
     worker_timeout_s: int = 300
     """WORKER_TIMEOUT: gunicorn restarts a worker whose main loop is silent this long (last resort)."""
     worker_preload: bool = False
@@ -130,8 +135,12 @@ class Settings:
             config_file=config_file,
             host=str(cli.get("host") or env.get("SERVER_HOST") or "127.0.0.1"),
             port=_int("--port / SERVER_PORT", flag_or_env("port", "SERVER_PORT"), 5001, 1, 65535),
+            health_port=_int("--health_port / HEALTH_PORT", flag_or_env("health_port", "HEALTH_PORT"), 5000, 1, 65535)
+            if env.get("SEPERATE_HEALTH_ENDPOINT", "").lower() == "true"
+            else None,
             worker_count=_int("--worker_count / WORKER_COUNT", flag_or_env("worker_count", "WORKER_COUNT"), 1),
             worker_threads=_int("WORKER_THREADS", env.get("WORKER_THREADS"), 4),
+            max_concurrent_runs=_int("MAX_CONCURRENT_RUNS", env.get("MAX_CONCURRENT_RUNS"), 1),
             worker_timeout_s=_int("WORKER_TIMEOUT", env.get("WORKER_TIMEOUT"), 300),
             worker_preload=_bool("WORKER_PRELOAD", env.get("WORKER_PRELOAD"), False),
             scoring_timeout_ms=_int("SCORING_TIMEOUT_MS", get("SCORING_TIMEOUT_MS"), 3_600_000),

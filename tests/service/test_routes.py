@@ -436,7 +436,22 @@ def test_scoring_timeout_is_504_in_a_thread():
 
 def test_timed_out_python_loop_is_stopped_and_frees_its_thread():
     """With a single run() thread, "quick" can only be answered if the spinning call was really stopped."""
-    client = make_client("busy_run.py", SCORING_TIMEOUT_MS="500", WORKER_THREADS="1")
+    client = make_client("busy_run.py", SCORING_TIMEOUT_MS="500", MAX_CONCURRENT_RUNS="1")
     assert client.post("/score", data="spin").status_code == 504
     response = client.post("/score", data="quick")
     assert (response.status_code, response.get_json()) == (200, "quick")
+
+
+@pytest.mark.parametrize(("limit", "expected"), [(None, {1}), ("4", {1, 2, 3, 4})])
+def test_run_calls_are_one_at_a_time_unless_raised(limit, expected):
+    env = {"MAX_CONCURRENT_RUNS": limit} if limit else {}
+    client = make_client("concurrency_probe.py", **env)
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(client.post("/score", data="x").get_json())) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 4 and set(results) <= expected

@@ -205,3 +205,13 @@ def test_plain_gunicorn_serves_the_wsgi_module(iris_model_dir):
     with ServiceProcess(argv, port, env, ready_path="/health/ready") as server:
         server.wait_ready()
         assert requests.post(server.url + "/score", json={"data": [ROW]}, timeout=30).json() == [0]
+
+
+def test_separate_health_endpoint_serves_the_same_routes(iris_model_dir):
+    health_port = free_port()
+    env = {"SEPERATE_HEALTH_ENDPOINT": "true"}
+    with ServiceProcess.ours(*iris_args(iris_model_dir), "--health_port", str(health_port), env=env) as server:
+        server.wait_ready()
+        health_url = f"http://127.0.0.1:{health_port}"
+        assert requests.get(health_url + "/", timeout=30).text == "Healthy"
+        assert requests.post(health_url + "/score", json={"data": [ROW]}, timeout=30).json() == [0]

@@ -114,3 +114,11 @@ def test_api_key_from_file(tmp_path):
     key_file.write_text("file-key\n")
     assert load(tmp_path, SCORING_API_KEY_FILE=str(key_file)).api_key == "file-key"
     assert "file-key" not in repr(load(tmp_path, SCORING_API_KEY_FILE=str(key_file)))
+
+
+def test_separate_health_endpoint_and_run_concurrency(tmp_path):
+    assert load(tmp_path).health_port is None
+    assert load(tmp_path, SEPERATE_HEALTH_ENDPOINT="true").health_port == 5000
+    assert load(tmp_path, {"health_port": 18112}, SEPERATE_HEALTH_ENDPOINT="true").health_port == 18112
+    assert load(tmp_path).max_concurrent_runs == 1
+    assert load(tmp_path, MAX_CONCURRENT_RUNS="3").max_concurrent_runs == 3
