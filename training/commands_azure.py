@@ -17,6 +17,7 @@ from training.azure.errors import RunFailed
 from training.azure.spec import REPO_ROOT, DeploySpec, RegisterSpec, SweepSpec
 from training.cli_util import model_ref, print_table
 from training.db import workspace_path
+from training.errors import InvalidArgument
 from training.local_run import load_job_module
 from training.search_space import IRIS_SPACE, SAMPLING_METHODS, to_arguments
 
@@ -79,8 +80,9 @@ def _submit(args: argparse.Namespace) -> int:
     backend = options.backend(args)
     options.check_upload(job.source_dir, args)
     if args.dry_run:
+        print(f"=== Azure ML job (dry run, nothing is submitted; SDK {args.backend}) ===")
         print(backend.describe_job(job))
-        print(options.snapshot_listing(job.source_dir))
+        print("=== upload ===\n" + options.snapshot_listing(job.source_dir))
         return 0
     return _report(lambda: backend.submit_job(job, options.connection(args), wait=args.wait, register=register))
 
@@ -95,13 +97,23 @@ def _sweep(args: argparse.Namespace) -> int:
     backend = options.backend(args)
     options.check_upload(sweep.job.source_dir, args)
     if args.dry_run:
+        print(f"=== Azure ML HyperDrive sweep (dry run, nothing is submitted; SDK {args.backend}) ===")
         print(backend.describe_sweep(sweep))
-        print(options.snapshot_listing(sweep.job.source_dir))
+        print("=== upload ===\n" + options.snapshot_listing(sweep.job.source_dir))
         return 0
     return _report(lambda: backend.submit_sweep(sweep, options.connection(args), wait=args.wait, register=register))
 
 
 def _sweep_local(args: argparse.Namespace, extra: tuple[str, ...]) -> int:
+    if args.policy != "none":
+        raise InvalidArgument(f"--policy {args.policy} applies to --target azure; the local sweep runs every trial.")
+    if args.dry_run:
+        print(f"=== local sweep (dry run): {args.sampling} sampling, seed {args.seed}, {args.parallel or 2} processes, "
+              f"experiment {args.experiment} ===")
+        configs = IRIS_SPACE.sample(args.sampling, args.max_runs, args.seed)
+        print_table(["TRIAL", "TRAIN.PY ARGUMENTS"],
+                    [[n, " ".join(to_arguments(config) + list(extra))] for n, config in enumerate(configs, 1)])
+        return 0
     from training.sweep_local import run_local_sweep
 
     result = run_local_sweep(IRIS_SPACE, workspace=workspace_path(), sampling=args.sampling, max_runs=args.max_runs,
@@ -136,9 +148,10 @@ def _deploy(args: argparse.Namespace) -> int:
 
 def _deploy_spec(backend, spec: DeploySpec, args: argparse.Namespace) -> int:
     if args.dry_run:
+        print(f"=== Azure ML deployment (dry run, nothing is deployed; SDK {args.backend}) ===")
         print(backend.describe_deploy(spec))
         if spec.source_dir is not None:
-            print(options.snapshot_listing(spec.source_dir))
+            print("=== upload ===\n" + options.snapshot_listing(spec.source_dir))
         return 0
     return _report(lambda: backend.deploy(spec, options.connection(args)))
 

@@ -125,3 +125,17 @@ def test_cli_rejects_bad_counts(tmp_path):
     result = _cli(tmp_path, "sweep", "--max-runs", "0")
     assert result.returncode == 2
     assert "expected an integer >= 1, got '0'" in result.stderr
+
+
+def test_local_dry_run_lists_the_trials_and_runs_nothing(tmp_path):
+    result = _cli(tmp_path, "sweep", "--dry-run", "--sampling", "grid", "--max-runs", "4", "--probability")
+    assert result.returncode == 0, result.stderr
+    assert "1      --kernel linear --penalty 0.5 --probability" in result.stdout
+    assert "4      --kernel rbf --penalty 0.5 --probability" in result.stdout
+    assert RunHistory(tmp_path).list() == []
+
+
+def test_early_termination_is_azure_only(tmp_path):
+    result = _cli(tmp_path, "sweep", "--policy", "bandit")
+    assert result.returncode == 2
+    assert "--policy bandit applies to --target azure" in result.stderr

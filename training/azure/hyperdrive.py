@@ -81,6 +81,7 @@ def build_hyperdrive_config(sweep: SweepSpec, script_run_config):
 
 def describe_sweep(sweep: SweepSpec, config) -> str:
     """The HyperDrive settings ``--dry-run`` prints (from the built config, not from the spec)."""
+    # HyperDriveConfig has no public getters; these private fields are what it sends to the service.
     space = {flag: expression for flag, expression in config._generator_config["parameter_space"].items()}
     return "\n".join([
         f"sampling: {config._generator_config['name']} over {space}",
