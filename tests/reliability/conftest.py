@@ -1,0 +1,12 @@
+"""Fixtures of the reliability suite; the helpers themselves are in reliability_helpers.py, the corpus in corpus.py."""
+
+import pytest
+from corpus import BODY_LIMIT
+from reliability_helpers import Server, iris_args
+
+
+@pytest.fixture(scope="module")
+def no_code_server(iris_model_dir):
+    """The no-code entry script serving the plain iris SVC, with a 1 MiB body limit (the corpus target)."""
+    with Server(*iris_args(iris_model_dir, script=None), env={"MAX_REQUEST_BODY_BYTES": str(BODY_LIMIT)}) as server:
+        yield server.wait_ready()

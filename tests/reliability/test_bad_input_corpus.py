@@ -1,0 +1,119 @@
+"""Issue 7, bad input: every request of corpus.CASES against a real gunicorn gets its documented 4xx, a JSON
+``{"message": ...}`` body where the service answers, no 5xx, nothing leaked; slow clients cannot starve the worker;
+the server still scores correctly afterwards."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections import Counter
+
+import pytest
+from corpus import CASES
+from reliability_helpers import exchange, leaks, request_bytes
+
+pytestmark = pytest.mark.slow
+VALID = request_bytes("POST", "/score", b'{"data": [[5.1, 3.5, 1.4, 0.2], [6.5, 3.0, 5.5, 1.8]]}')
+WORKER_THREADS = 4  # the service's default WORKER_THREADS
+LORIS_DEADLINE_S = 10.0
+
+
+def _param(case):
+    marks = [pytest.mark.xfail(strict=True, reason=f"{case.bug}: reported to the service owners")] if case.bug else []
+    return pytest.param(case, id=case.id, marks=marks)
+
+
+def _check(case, response) -> list[str]:
+    """Everything wrong with ``response`` as the answer to ``case`` (empty when it is right)."""
+    problems = []
+    if response.status not in case.expected:
+        problems.append(f"status {response.status}, expected one of {case.expected}")
+    problems += leaks(response.body, case.echo)
+    is_head = case.request.startswith(b"HEAD ")
+    if case.service_json and not is_head and response.status is not None:
+        if (response.header("Content-Type") or "").split(";")[0] != "application/json":
+            problems.append(f"Content-Type {response.header('Content-Type')!r}, expected application/json")
+        try:
+            document = response.json()
+        except ValueError:
+            problems.append("body is not JSON")
+        else:
+            if not isinstance(document, dict) or not isinstance(document.get("message"), str) or not document["message"]:
+                problems.append('body is not {"message": "..."}')
+    return problems
+
+
+def test_corpus_has_at_least_100_distinct_cases():
+    ids = [case.id for case in CASES]
+    assert len(set(ids)) == len(ids) >= 100
+    assert len({case.request for case in CASES}) == len(CASES), "two cases send the same bytes"
+
+
+@pytest.mark.parametrize("case", [_param(case) for case in CASES])
+def test_bad_request_gets_a_clean_4xx(no_code_server, case):
+    response = exchange(no_code_server.port, case.request, shutdown_write=case.shutdown_write)
+    problems = _check(case, response)
+    assert not problems, f"{case.id}: {problems}; body {response.body[:300]!r}"
+
+
+def test_server_survives_the_whole_corpus_and_still_scores(no_code_server):
+    workers = no_code_server.workers()
+    statuses = Counter()
+    failing = []
+    for case in CASES:
+        response = exchange(no_code_server.port, case.request, shutdown_write=case.shutdown_write)
+        statuses[response.status] += 1
+        if _check(case, response):
+            failing.append(case.id)
+    answer = exchange(no_code_server.port, VALID)
+    server_errors = sum(n for status, n in statuses.items() if status is not None and status >= 500)
+    print(
+        f"\ncorpus: {len(CASES)} requests, statuses {dict(sorted(statuses.items(), key=str))}, 5xx={server_errors}, "
+        f"failing={failing}"
+    )
+    assert (answer.status, answer.json()) == (200, [0, 2])
+    assert no_code_server.workers() == workers, "a worker died or was replaced during the corpus"
+    known_bugs = sorted(case.id for case in CASES if case.bug)
+    assert sorted(failing) == known_bugs
+
+
+def _open_slow_clients(port: int, count: int) -> list[socket.socket]:
+    """Half send an unfinished head, half a head and the start of a 100-byte body; none ever finishes."""
+    heads = [
+        b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n",
+        b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n" + b'{"data"',
+    ]
+    sockets = []
+    for i in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.sendall(heads[i % 2])
+        sockets.append(sock)
+    time.sleep(0.5)  # let the worker pick every slow connection up before the valid request arrives
+    return sockets
+
+
+def _valid_answer_during_slow_clients(port: int, count: int) -> int | None:
+    sockets = _open_slow_clients(port, count)
+    try:
+        return exchange(port, VALID, timeout=LORIS_DEADLINE_S).status
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_fewer_slow_clients_than_threads_do_not_block_scoring(no_code_server):
+    assert _valid_answer_during_slow_clients(no_code_server.port, WORKER_THREADS - 1) == 200
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="slow-loris: WORKER_THREADS connections holding an unfinished head or body block every gthread worker "
+    "thread without any read timeout, so no request is answered: reported to the service owners",
+)
+def test_slow_clients_cannot_starve_the_worker(no_code_server):
+    status = _valid_answer_during_slow_clients(no_code_server.port, WORKER_THREADS)
+    # Once the slow clients are gone the worker serves again (this part holds today).
+    recovered = exchange(no_code_server.port, VALID, timeout=30)
+    assert (recovered.status, recovered.json()) == (200, [0, 2])
+    assert status == 200, f"a valid request got {status} within {LORIS_DEADLINE_S} s while slow clients were connected"
+
