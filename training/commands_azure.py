@@ -78,11 +78,11 @@ def _submit(args: argparse.Namespace) -> int:
     job = options.job_spec(args, tuple(load_job_module("train_args").to_argv(args)))
     register = RegisterSpec(args.register, model_path=args.model_path) if args.register else None
     backend = options.backend(args)
-    options.check_upload(job.source_dir, args)
+    listing = options.check_upload(job.source_dir, args)
     if args.dry_run:
         print(f"=== Azure ML job (dry run, nothing is submitted; SDK {args.backend}) ===")
         print(backend.describe_job(job))
-        print("=== upload ===\n" + options.snapshot_listing(job.source_dir))
+        print(f"=== upload ===\n{listing}")
         return 0
     return _report(lambda: backend.submit_job(job, options.connection(args), wait=args.wait, register=register))
 
@@ -95,11 +95,11 @@ def _sweep(args: argparse.Namespace) -> int:
                       max_concurrent_runs=args.parallel or 4, policy=None if args.policy == "none" else args.policy)
     register = RegisterSpec(args.register, model_path=args.model_path) if args.register else None
     backend = options.backend(args)
-    options.check_upload(sweep.job.source_dir, args)
+    listing = options.check_upload(sweep.job.source_dir, args)
     if args.dry_run:
         print(f"=== Azure ML HyperDrive sweep (dry run, nothing is submitted; SDK {args.backend}) ===")
         print(backend.describe_sweep(sweep))
-        print("=== upload ===\n" + options.snapshot_listing(sweep.job.source_dir))
+        print(f"=== upload ===\n{listing}")
         return 0
     return _report(lambda: backend.submit_sweep(sweep, options.connection(args), wait=args.wait, register=register))
 
@@ -140,18 +140,18 @@ def _deploy(args: argparse.Namespace) -> int:
                       entry_script=args.entry_script, environment=options.environment_spec(args))
     backend = options.backend(args)
     if spec.entry_script is None:
-        return _deploy_spec(backend, spec, args)
+        return _deploy_spec(backend, spec, args, listing=None)
     with tempfile.TemporaryDirectory(prefix="deploy-") as staging:
-        source = options.stage_entry(REPO_ROOT, spec.entry_script, Path(staging) / "source", args)
-        return _deploy_spec(backend, replace(spec, source_dir=source), args)
+        source, listing = options.stage_entry(REPO_ROOT, spec.entry_script, Path(staging) / "source", args)
+        return _deploy_spec(backend, replace(spec, source_dir=source), args, listing=listing)
 
 
-def _deploy_spec(backend, spec: DeploySpec, args: argparse.Namespace) -> int:
+def _deploy_spec(backend, spec: DeploySpec, args: argparse.Namespace, *, listing: str | None) -> int:
     if args.dry_run:
         print(f"=== Azure ML deployment (dry run, nothing is deployed; SDK {args.backend}) ===")
         print(backend.describe_deploy(spec))
-        if spec.source_dir is not None:
-            print("=== upload ===\n" + options.snapshot_listing(spec.source_dir))
+        if listing is not None:
+            print(f"=== upload ===\n{listing}")
         return 0
     return _report(lambda: backend.deploy(spec, options.connection(args)))
 

@@ -110,19 +110,17 @@ def connection(args: argparse.Namespace) -> Connection:
     return Connection(config=args.workspace_config, timeout=args.timeout)
 
 
-def check_upload(source_dir: Path, args: argparse.Namespace) -> None:
-    """Refuse (SnapshotRefused) an upload of ``source_dir`` with likely secrets or over the limits, unless allowed."""
-    check_snapshot(compute_snapshot(source_dir), allow_secrets=args.allow_secrets,
-                   allow_large=args.allow_large_snapshot)
+def check_upload(source_dir: Path, args: argparse.Namespace) -> str:
+    """Check what Azure ML would upload from ``source_dir`` and return its listing (files, sizes, total).
+
+    Raises SnapshotRefused when it holds likely secrets or is over the limits, unless the options allow it.
+    """
+    snapshot = compute_snapshot(source_dir)
+    check_snapshot(snapshot, allow_secrets=args.allow_secrets, allow_large=args.allow_large_snapshot)
+    return format_snapshot(snapshot)
 
 
-def snapshot_listing(source_dir: Path) -> str:
-    """The files that would be uploaded from ``source_dir``, with sizes and total."""
-    return format_snapshot(compute_snapshot(source_dir))
-
-
-def stage_entry(entry_root: Path, entry_script: str, staging: Path, args: argparse.Namespace) -> Path:
-    """Stage a scoring script's upload into ``staging`` and check it like a job snapshot."""
+def stage_entry(entry_root: Path, entry_script: str, staging: Path, args: argparse.Namespace) -> tuple[Path, str]:
+    """Stage a scoring script's upload into ``staging``, check it like a job snapshot; return it and its listing."""
     source = stage_entry_source(entry_root, entry_script, staging)
-    check_upload(source, args)
-    return source
+    return source, check_upload(source, args)
