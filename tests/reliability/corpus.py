@@ -320,7 +320,9 @@ def _cases() -> list[Case]:
         bug="gunicorn's own 400 page quotes the whole invalid request line back (HTML-escaped)",
     )
     add("http-request-line-too-long", _get("/score?data=" + "1" * 5000), 414, service_json=False)
-    add("http-header-too-large", _get("/", headers={"X-Big": CANARY * 200}), 431, 400, service_json=False, echo=CANARY_B)
+    add(
+        "http-header-too-large", _get("/", headers={"X-Big": CANARY * 200}), 431, 400, service_json=False, echo=CANARY_B
+    )
     add(
         "http-too-many-headers",
         _get("/", headers={f"X-H{i}": "v" for i in range(150)}),

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 
 from reliability_helpers import ROW
 
-ROWS_100 = [[4.3 + (i % 36) * 0.1, 2.0 + (i % 24) * 0.1, 1.0 + (i % 59) * 0.1, 0.1 + (i % 25) * 0.1] for i in range(100)]
+ROWS_100 = [
+    [4.3 + (i % 36) * 0.1, 2.0 + (i % 24) * 0.1, 1.0 + (i % 59) * 0.1, 0.1 + (i % 25) * 0.1] for i in range(100)
+]
 # The mix of issue 7: 1-row and 100-row predict, and predict_proba.
 MIX = [
     ("predict-1", json.dumps({"data": [ROW]}).encode()),

@@ -32,7 +32,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-# --- raw HTTP ----------------------------------------------------------------------------------------------------------
+# --- raw HTTP -------------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -125,7 +125,7 @@ def request_bytes(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-# --- leak checks -------------------------------------------------------------------------------------------------------
+# --- leak checks ----------------------------------------------------------------------------------------------------
 
 _LEAK_PATTERNS = [
     re.compile(rb"Traceback \(most recent call last\)"),
@@ -150,7 +150,7 @@ def leaks(body: bytes, echo: bytes | None = None) -> list[str]:
     return found
 
 
-# --- the server --------------------------------------------------------------------------------------------------------
+# --- the server -----------------------------------------------------------------------------------------------------
 
 
 class Server:
@@ -186,7 +186,10 @@ class Server:
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.stop()}")
             try:
-                if exchange(self.port, request_bytes("GET", self.ready_path, content_type=None), timeout=2).status == 200:
+                if (
+                    exchange(self.port, request_bytes("GET", self.ready_path, content_type=None), timeout=2).status
+                    == 200
+                ):
                     return self
             except OSError:
                 pass

@@ -38,7 +38,11 @@ def _check(case, response) -> list[str]:
         except ValueError:
             problems.append("body is not JSON")
         else:
-            if not isinstance(document, dict) or not isinstance(document.get("message"), str) or not document["message"]:
+            if (
+                not isinstance(document, dict)
+                or not isinstance(document.get("message"), str)
+                or not document["message"]
+            ):
                 problems.append('body is not {"message": "..."}')
     return problems
 
@@ -81,7 +85,8 @@ def _open_slow_clients(port: int, count: int) -> list[socket.socket]:
     """Half send an unfinished head, half a head and the start of a 100-byte body; none ever finishes."""
     heads = [
         b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n",
-        b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n" + b'{"data"',
+        b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+        + b'{"data"',
     ]
     sockets = []
     for i in range(count):
@@ -116,4 +121,3 @@ def test_slow_clients_cannot_starve_the_worker(no_code_server):
     recovered = exchange(no_code_server.port, VALID, timeout=30)
     assert (recovered.status, recovered.json()) == (200, [0, 2])
     assert status == 200, f"a valid request got {status} within {LORIS_DEADLINE_S} s while slow clients were connected"
-
