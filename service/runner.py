@@ -21,6 +21,7 @@ from service.entry_script import EntryScript
 from service.errors import NotReady, ScoringTimeout
 
 logger = logging.getLogger("service.runner")
+_SPARE_THREADS = 4
 
 
 class State(Enum):
@@ -55,7 +56,9 @@ class Runner:
         self.state = State.STARTING
         self.init_seconds: float | None = None
         self._settled = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="run")
+        self._turns = threading.BoundedSemaphore(threads)
+        # Spare threads take over from calls that timed out but have not stopped yet.
+        self._pool = ThreadPoolExecutor(max_workers=threads + _SPARE_THREADS, thread_name_prefix="run")
 
     @property
     def ready(self) -> bool:
@@ -138,6 +141,10 @@ class Runner:
     def run(self, arguments: Mapping[str, object], request_headers: Mapping[str, str]) -> tuple[object, float]:
         """Call run() and return (output, elapsed ms); the caller's context (flask.request) is visible inside.
 
+        At most MAX_CONCURRENT_RUNS calls run at once; waiting for a turn counts towards the timeout. A call that
+        times out gives its turn back at once, so one stuck call (e.g. in C code that no exception can stop) does
+        not block the worker's later requests.
+
         Raises
         ------
         ScoringTimeout
@@ -145,15 +152,22 @@ class Runner:
         Exception
             Whatever run() raised, unchanged.
         """
-        call = _Call()
-        context = contextvars.copy_context()
-        future = self._pool.submit(context.run, self._timed, call, arguments, request_headers)
+        timeout_s = self.timeout_ms / 1000
+        deadline = time.monotonic() + timeout_s
+        if not self._turns.acquire(timeout=timeout_s):
+            raise ScoringTimeout(f"Scoring timeout after {self.timeout_ms} ms")
         try:
-            return future.result(timeout=self.timeout_ms / 1000)
-        except FutureTimeout:
-            if not future.cancel():
-                self._interrupt(call)
-            raise ScoringTimeout(f"Scoring timeout after {self.timeout_ms} ms") from None
+            call = _Call()
+            context = contextvars.copy_context()
+            future = self._pool.submit(context.run, self._timed, call, arguments, request_headers)
+            try:
+                return future.result(timeout=max(deadline - time.monotonic(), 0))
+            except FutureTimeout:
+                if not future.cancel():
+                    self._interrupt(call)
+                raise ScoringTimeout(f"Scoring timeout after {self.timeout_ms} ms") from None
+        finally:
+            self._turns.release()
 
     def _timed(self, call: _Call, arguments: Mapping[str, object], headers: Mapping[str, str]) -> tuple[object, float]:
         try:
