@@ -1,6 +1,7 @@
 """Tests for service.conversion: same arrays as inference-schema for valid input, a clear ConversionError otherwise."""
 
 import copy
+import re
 
 import numpy as np
 import pandas as pd
@@ -377,3 +378,20 @@ def test_pandas_records_of_one_dtype_equal_inference_schema():
     pd.testing.assert_frame_equal(ours, PandasParameterType(sample).deserialize_input(copy.deepcopy(records)))
     with pytest.raises(ConversionError, match=r"contains null at row 1, column 2 \(c\)"):
         convert([records[0], dict(records[1], c=None)], PandasParameterType(sample))
+
+
+@pytest.mark.parametrize("row", [0, 1, 61, 62, 63, 500, 998, 999])
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ([1, 2, 3, "x"], "non-numeric value 'x' at row {row}, column 3"),
+        ([1, None, 3, 4], "null at row {row}, column 1"),
+    ],
+)
+def test_the_first_bad_row_is_found_wherever_it_is(row, bad, message):
+    rows = [ROW] * 1000
+    rows[row] = bad
+    if row + 7 < len(rows):
+        rows[row + 7] = [1, 2, "later", 4]  # a second bad row must not be the one reported
+    with pytest.raises(ConversionError, match=re.escape(message.format(row=row))):
+        convert(rows, PLAIN)
