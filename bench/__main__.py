@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -81,8 +82,13 @@ def _write_json(path: Path, doc: dict) -> None:
     tmp.replace(path)  # readers never see a half-written file
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)  # unwinds the with-blocks, so the servers under test are stopped too
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     reps = args.reps or (1 if args.quick else 3)
     wrk = None if args.client == "python" else ensure_wrk(install=not args.no_install)
     if args.client == "wrk" and wrk is None:

@@ -1,10 +1,11 @@
--- wrk script for the benchmark harness (bench/wrk.py): POST one JSON body, stop each thread after a fixed count of
--- responses and say so on stdout (the harness then SIGINTs wrk, which otherwise sleeps out its whole -d), count non-200
--- statuses, time each thread with CLOCK_MONOTONIC through LuaJIT's ffi (wrk's own duration includes that sleep), and
--- print the summary as one JSON line. Settings come from the environment because the thread scripts get no options.
+-- wrk script for the benchmark harness (bench/wrk.py, which runs wrk with one thread): POST one JSON body, stop after
+-- a fixed count of responses and say so on stdout (the harness then SIGINTs wrk, which otherwise sleeps out its whole
+-- -d), count non-200 statuses, time the thread with CLOCK_MONOTONIC through LuaJIT's ffi (wrk's own duration includes
+-- that sleep), and print the summary as one JSON line. Settings come from the environment: thread scripts get no
+-- options.
 --   BENCH_BODY_FILE      file holding the request body
 --   BENCH_PATH           request path, e.g. /score
---   BENCH_PER_THREAD     responses each thread waits for before it stops
+--   BENCH_PER_THREAD     responses the thread waits for before it stops
 local ffi = require("ffi")
 ffi.cdef [[
 typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
@@ -40,6 +41,9 @@ function setup(thread)
 end
 
 function response(status, headers, body)
+    if done_count >= limit then
+        return -- answers already in the buffer when stop() was called: outside the timed count
+    end
     done_count = done_count + 1
     if status ~= 200 then
         non200 = non200 + 1

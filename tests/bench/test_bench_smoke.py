@@ -1,0 +1,62 @@
+"""The smoke run CI does: ``python -m bench --quick`` end to end. Both servers start, every workload of every
+configuration answers 200, and the JSON is written. Nothing here looks at speed."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bench.servers import REPO_ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.reference]
+
+SYSTEM_WORKLOADS = {
+    "ours": {"seq1", "par8", "batch1000", "big100k", "proba1000"},
+    "reference": {"seq1", "par8", "batch1000", "big100k", "proba1000"},
+    "ours-w2": {"seq1", "par8", "batch1000"},
+    "reference-w2": {"seq1", "par8", "batch1000"},
+    "floor-http": {"seq1", "par8", "batch1000"},
+    "floor-compute": {"seq1", "batch1000", "big100k", "proba1000"},
+}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "latest.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--no-install", "--out", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return done, out
+
+
+def test_quick_run_succeeds_and_prints_the_table(smoke_run):
+    done, out = smoke_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| target | measured | met |" in done.stdout
+    assert out.exists()
+
+
+def test_every_workload_was_answered_with_200_only(smoke_run):
+    _, out = smoke_run
+    doc = json.loads(out.read_text())
+    for system, expected in SYSTEM_WORKLOADS.items():
+        assert set(doc["summary"][system]) == expected, system
+        for workload, figures in doc["summary"][system].items():
+            wanted = doc["meta"]["workloads"][workload]["count"]
+            assert (figures["requests"], figures["non200"], figures["errors"]) == (wanted, 0, 0), (system, workload)
+
+
+def test_start_up_memory_and_targets_were_recorded(smoke_run):
+    _, out = smoke_run
+    doc = json.loads(out.read_text())
+    for name in ("ours", "reference", "ours-w2", "reference-w2", "ours-preload", "ours-w2-preload", "floor-http"):
+        info = doc["instances"][name]
+        assert info["failures"] == [] and len(info["cold_start_s"]) == 1, name
+        assert info["memory"][0]["workers"] == (2 if "w2" in name else 1), name
+    assert all(t["met"] in (True, False) for t in doc["targets"]), doc["targets"]
+    assert doc["meta"]["cores"] >= 1 and doc["meta"]["date"].endswith("UTC")
