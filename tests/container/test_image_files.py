@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HADOLINT = Path(sys.executable).parent / "hadolint"
 
 
-@pytest.mark.parametrize("dockerfile", ["docker/Dockerfile", "docker/standin/Containerfile"])
+@pytest.mark.parametrize("dockerfile", ["docker/Dockerfile", "docker/Dockerfile.train", "docker/standin/Containerfile"])
 def test_hadolint_is_clean(dockerfile):
     result = subprocess.run([str(HADOLINT), dockerfile], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
