@@ -31,6 +31,7 @@ def sweep_run(tmp_path_factory):
     return workspace, result
 
 
+@pytest.mark.slow
 def test_twelve_trials_recorded_as_local_runs(sweep_run):
     workspace, _ = sweep_run
     trials = RunHistory(workspace).list("train_iris")
@@ -44,6 +45,7 @@ def test_twelve_trials_recorded_as_local_runs(sweep_run):
     assert round(sweep.metrics["best Accuracy"], 4) == 0.9737
 
 
+@pytest.mark.slow
 def test_best_model_is_registered(sweep_run):
     workspace, result = sweep_run
     record = Registry(workspace).get("sklearn-iris")
@@ -56,6 +58,7 @@ def test_best_model_is_registered(sweep_run):
     assert f"Registered model sklearn-iris version {record.version}" in result.stdout
 
 
+@pytest.mark.slow
 def test_results_csv_table_and_plot(sweep_run):
     workspace, result = sweep_run
     (sweep,) = RunHistory(workspace).list("train_iris_sweep")
@@ -105,6 +108,7 @@ def test_space_matches_what_train_py_accepts():
         parse(to_arguments(config))  # raises UsageError for a value train.py refuses
 
 
+@pytest.mark.slow
 def test_failing_trials_fail_the_sweep_and_register_nothing(tmp_path):
     space = SearchSpace(choices=(Choice("--kernel", ("linear", "rbf")),))
     with pytest.raises(SweepFailed, match=r"All 2 trials of sweep .* failed; trial 1: DataError: .*no-such\.csv"):
