@@ -5,13 +5,19 @@ The reference loads it like any Azure entry script; only ``PYTHONPATH`` points a
 real server in test_differential.py.
 """
 
+import hashlib
 import json
+import shutil
 
+import joblib
 import numpy as np
+import pandas as pd
 import pytest
 import requests
 from service_helpers import REPO, make_client, reference_server
 from sklearn.datasets import load_iris
+from sklearn.linear_model import Ridge
+from sklearn.svm import SVC
 
 from service.model_dir import load_model
 
@@ -173,27 +179,36 @@ def test_ours_swagger_example_is_the_sidecar_sample(ours, iris_proba_model_dir):
     assert doc["definitions"]["ServiceInput"]["example"] == {"data": sidecar["input_sample"], "method": "predict"}
 
 
-@pytest.mark.filterwarnings("error")  # sklearn warns when a DataFrame-fitted model gets a bare array
-def test_a_model_fitted_on_a_dataframe_gets_its_column_names(tmp_path, iris_model_dir):
-    import hashlib
-    import shutil
-
-    import joblib
-    import pandas as pd
-    from sklearn.svm import SVC
-
-    iris = load_iris()
-    model = SVC(kernel="linear").fit(pd.DataFrame(iris.data, columns=NAMES), iris.target)
-    model_dir = tmp_path / "frame-iris" / "1"
+def _model_dir_with(model, tmp_path, iris_model_dir, **sidecar_changes):
+    """A copy of the iris model directory holding ``model`` instead, its sha256 (and ``sidecar_changes``) updated."""
+    model_dir = tmp_path / "other-iris" / "1"
     shutil.copytree(iris_model_dir, model_dir)
     joblib.dump(model, model_dir / "model.joblib")
     sidecar = json.loads((model_dir / "model.json").read_text())
-    sidecar["sha256"] = hashlib.sha256((model_dir / "model.joblib").read_bytes()).hexdigest()
+    sidecar.update(sidecar_changes, sha256=hashlib.sha256((model_dir / "model.joblib").read_bytes()).hexdigest())
     (model_dir / "model.json").write_text(json.dumps(sidecar))
+    return model_dir
 
-    response = make_client(None, model_dir).post("/score", json={"data": ROWS})
+
+@pytest.mark.filterwarnings("error")  # sklearn warns when a DataFrame-fitted model gets a bare array
+def test_a_model_fitted_on_a_dataframe_gets_its_column_names(tmp_path, iris_model_dir):
+    iris = load_iris()
+    model = SVC(kernel="linear").fit(pd.DataFrame(iris.data, columns=NAMES), iris.target)
+    client = make_client(None, _model_dir_with(model, tmp_path, iris_model_dir))
+    response = client.post("/score", json={"data": ROWS})
     assert response.status_code == 200
     assert response.get_json() == model.predict(pd.DataFrame(ROWS, columns=NAMES)).tolist()
+
+
+def test_a_regressor_predicts_numbers_and_refuses_predict_proba(tmp_path, iris_model_dir):
+    iris = load_iris()
+    model = Ridge().fit(iris.data, iris.target)
+    changes = {"estimator": "sklearn.linear_model._ridge.Ridge", "task": "regression", "classes": None}
+    client = make_client(None, _model_dir_with(model, tmp_path, iris_model_dir, has_predict_proba=False, **changes))
+    assert client.post("/score", json={"data": ROWS}).get_json() == model.predict(np.array(ROWS)).tolist()
+    response = client.post("/score", json={"data": ROWS, "method": "predict_proba"})
+    assert response.status_code == 400
+    assert "has no predict_proba (estimator sklearn.linear_model._ridge.Ridge)" in response.get_json()["message"]
 
 
 def test_without_a_model_dir_the_script_refuses_to_load(monkeypatch):
