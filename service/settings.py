@@ -109,7 +109,9 @@ class Settings:
         cli = {k: v for k, v in (cli or {}).items() if v is not None}
         env = dict(os.environ if environ is None else environ)
         app_root = Path(env.get("AML_APP_ROOT") or os.getcwd())
-        script_value = cli.get("entry_script") or env.get("AZUREML_ENTRY_SCRIPT")
+        # As in the reference: the flag is relative to the current directory, the env value to AML_APP_ROOT.
+        script = Path(str(cli["entry_script"])).resolve() if "entry_script" in cli else None
+        script_value = script or (app_root / env["AZUREML_ENTRY_SCRIPT"] if env.get("AZUREML_ENTRY_SCRIPT") else None)
         config_file = _find_config_file(
             cli.get("config_file") or env.get("AZUREML_CONFIG_FILE"), app_root, script_value
         )
@@ -121,7 +123,7 @@ class Settings:
         def flag_or_env(flag: str, name: str) -> object:
             return cli[flag] if flag in cli else env.get(name)
 
-        entry_script = cli.get("entry_script") or get("AZUREML_ENTRY_SCRIPT")
+        entry_script = script or (app_root / get("AZUREML_ENTRY_SCRIPT") if get("AZUREML_ENTRY_SCRIPT") else None)
         model_dir = cli.get("model_dir") or get("AZUREML_MODEL_DIR")
         source_dir = get("AZUREML_SOURCE_DIRECTORY")
         cors = cli.get("access_control_allow_origins") or get("AML_CORS_ORIGINS")
@@ -129,7 +131,7 @@ class Settings:
         metrics_dir = env.get("PROMETHEUS_MULTIPROC_DIR")
         return cls(
             app_root=app_root,
-            entry_script=(app_root / entry_script).resolve() if entry_script else NO_CODE_ENTRY_SCRIPT,
+            entry_script=Path(entry_script).resolve() if entry_script else NO_CODE_ENTRY_SCRIPT,
             model_dir=Path(model_dir) if model_dir else None,
             source_dir=app_root / source_dir if source_dir else None,
             config_file=config_file,
@@ -228,7 +230,7 @@ def _find_config_file(explicit: object, app_root: Path, entry_script: object) ->
         return path
     roots = [app_root]
     if entry_script:
-        roots.append((app_root / str(entry_script)).resolve().parent)
+        roots.append(Path(str(entry_script)).resolve().parent)
     for root in roots:
         candidate = root / "config.json"
         if candidate.is_file() and candidate.stat().st_size > 0:

@@ -152,11 +152,13 @@ def test_tampered_model_is_refused_with_one_clear_line(iris_model_dir, tmp_path)
     assert "Listening at" not in server.output
 
 
-def test_failing_init_stops_the_server_with_status_3():
-    server = ServiceProcess.ours("--entry_script", str(SCRIPTS / "init_fails.py"))
+@pytest.mark.parametrize("preload", ["false", "true"])
+def test_failing_init_stops_the_server_with_status_3(preload):
+    server = ServiceProcess.ours("--entry_script", str(SCRIPTS / "init_fails.py"), env={"WORKER_PRELOAD": preload})
     assert server.wait_exit() == 3
     assert "init-failure-detail" in server.output
-    assert "Worker failed to boot" in server.output
+    expected = "Refusing to start" if preload == "true" else "Worker failed to boot"
+    assert expected in server.output
 
 
 @pytest.mark.parametrize(

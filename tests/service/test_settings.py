@@ -29,7 +29,7 @@ def test_cli_beats_environment(tmp_path):
     cli = {"port": 18111, "worker_count": 3, "host": "0.0.0.0", "entry_script": "a.py", "model_dir": "m"}
     settings = load(tmp_path, cli, SERVER_PORT="9", WORKER_COUNT="2", SERVER_HOST="::1", AZUREML_MODEL_DIR="x")
     assert (settings.port, settings.worker_count, settings.host) == (18111, 3, "0.0.0.0")
-    assert settings.entry_script == (tmp_path / "a.py").resolve()
+    assert settings.entry_script == Path("a.py").resolve()  # a flag is relative to the current directory
     assert settings.model_dir == Path("m")
 
 
