@@ -1,6 +1,7 @@
 """Differential test: the same entry scripts under the reference server (azmlinfsrv 1.5.1) and ours, same answers.
 
-For every request of a corpus of valid requests, the status and the parsed JSON body must be equal. Two scripts:
+For every request of a corpus of valid requests (to /score, plus GET / and the three swagger documents), the status
+and the parsed body must be equal. Two scripts:
 tests/service/scripts/iris_score.py (an Azure-style script) and service/score.py (no-code scoring; ours runs it as
 the default when no entry script is given). Skipped only when scripts/reference-venv.sh cannot reach the package index.
 """
@@ -67,6 +68,14 @@ COMMON = {
     ),
 }
 
+# Not /score, but just as much part of the contract: health and the generated swagger documents.
+DOCUMENTS = {
+    "GET /": ("GET", "/", None, {}),
+    "swagger 2": ("GET", "/swagger.json", None, {}),
+    "swagger 3": ("GET", "/swagger.json?version=3", None, {}),
+    "swagger 3.1": ("GET", "/swagger.json?version=3.1", None, {}),
+}
+
 # Only for the no-code script: method and records.
 NO_CODE = {
     "method predict": post({"data": THREE, "method": "predict"}),
@@ -81,8 +90,8 @@ NO_CODE = {
     "GET with records": get(data=records([ROW])),
 }
 
-CORPUS = [("iris_score", name, request) for name, request in COMMON.items()] + [
-    ("no_code", name, request) for name, request in {**COMMON, **NO_CODE}.items()
+CORPUS = [("iris_score", name, request) for name, request in {**COMMON, **DOCUMENTS}.items()] + [
+    ("no_code", name, request) for name, request in {**COMMON, **DOCUMENTS, **NO_CODE}.items()
 ]
 
 
