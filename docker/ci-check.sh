@@ -23,7 +23,7 @@ host_pid=""
 work=$(mktemp -d)
 
 cleanup() {
-    podman rm -f -t 0 "$name" "$name-baked" "$name-nomodel" "$name-trained" >/dev/null 2>&1 || true
+    podman rm -f -i -t 0 "$name" "$name-baked" "$name-nomodel" "$name-trained" >/dev/null 2>&1 || true
     if [ -n "$host_pid" ]; then kill "$host_pid" 2>/dev/null || true; wait "$host_pid" 2>/dev/null || true; fi
     rm -rf "$work"
 }
@@ -42,6 +42,7 @@ podman_quiet() { podman "$@" 2>>"$work/podman.err"; }
 probe() { "$PYTHON" "$here/ci_probe.py" "$@" || fail "probe $1"; }
 
 start=$SECONDS
+echo "CONTAINERS $name (removed on exit)"
 [ -x "$PYTHON" ] || { echo "ci-check.sh: PYTHON=$PYTHON is not executable (run make venv first)" >&2; exit 2; }
 
 # --- lint every Dockerfile

@@ -1,6 +1,7 @@
 """The real container check: docker/ci-check.sh builds docker/Dockerfile with podman, runs it and probes it."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,3 +51,7 @@ def test_ci_check_builds_runs_and_probes_the_image(engine_available, iris_model_
     ):
         assert expected in result.stdout, f"missing {expected!r} in:\n{output[-6000:]}"
     assert "runs as uid 1000" in result.stdout
+    names = re.search(r"^CONTAINERS (\S+)", result.stdout, re.MULTILINE).group(1)
+    for suffix in ("", "-baked", "-nomodel", "-trained"):
+        exists = subprocess.run(["podman", "container", "exists", names + suffix], capture_output=True, timeout=60)
+        assert exists.returncode == 1, f"container {names + suffix} was left behind"
