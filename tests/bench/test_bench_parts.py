@@ -114,7 +114,7 @@ def test_load_verified_refuses_a_tampered_model(iris_model_dir, tmp_path):
         load_verified(tmp_path / "m")
 
 
-def _rep(req_s, rows_s=1.0):
+def _rep(req_s, cpu_ms=1.0, rows_s=1.0):
     return {
         "client": "wrk",
         "requests": 10,
@@ -123,7 +123,7 @@ def _rep(req_s, rows_s=1.0):
         "p50_ms": 1.0,
         "p90_ms": 2.0,
         "p99_ms": 3.0,
-        "server_cpu_ms_per_req": 1.0,
+        "server_cpu_ms_per_req": cpu_ms,
         "client_cpu_ms_per_req": 0.1,
         "foreign_cpu_pct": 0.0,
         "non200": 0,
@@ -133,12 +133,13 @@ def _rep(req_s, rows_s=1.0):
 
 def test_ratios_pair_repetitions_and_targets_use_their_medians():
     runs = {
-        "ours": {"seq1": [_rep(300), _rep(900), _rep(1000)]},
-        "reference": {"seq1": [_rep(100), _rep(600), _rep(200)]},
+        "ours": {"seq1": [_rep(300, 0.5), _rep(900, 0.5), _rep(1000, 0.4)]},
+        "reference": {"seq1": [_rep(100, 1.0), _rep(600, 1.5), _rep(200, 1.6)]},
     }
     table = report.ratios(runs)
     assert table["ours/reference seq1 req_s"]["per_rep"] == [3.0, 1.5, 5.0]
     assert table["ours/reference seq1 req_s"]["median"] == 3.0
+    assert table["ours/reference seq1 req_s"]["cpu_median"] == 3.0  # 2.0, 3.0, 4.0: the reference's CPU / ours
     assert report.summarize(runs)["ours"]["seq1"]["req_s"] == 900
     instances = {"ours": {"cold_start_s": [2.0, 3.0, 2.5]}, "reference": {"cold_start_s": [2.4, 2.4, 2.4]}}
     targets = {t["key"]: t for t in report.evaluate_targets(table, instances)}
