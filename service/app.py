@@ -43,11 +43,15 @@ def check_model_dir(model_dir: Path | None, *, verify: bool = True) -> object | 
     Raises
     ------
     service.model_dir.ModelDirError
-        A model.json is invalid, or its model file is missing or does not match its sha256.
+        The directory does not exist, a model.json is invalid, or its model file is missing or does not match its
+        sha256.
     """
-    if model_dir is None or not model_dir.is_dir():
+    if model_dir is None:
         return None
-    from service.model_dir import read_model_info, verify_model_file
+    from service.model_dir import ModelDirError, read_model_info, verify_model_file
+
+    if not model_dir.is_dir():
+        raise ModelDirError(f"Model directory {model_dir} does not exist or is not a directory.")
 
     candidates = (
         [model_dir]

@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m service: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
+    # Entry scripts print(); line buffering gets those lines out promptly even when stdout is a pipe or a file.
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(line_buffering=True)
     if args.appinsights_instrumentation_key:
         logger.warning(
             "--appinsights_instrumentation_key is ignored: this service does not send to Application Insights"

@@ -217,3 +217,9 @@ def test_separate_health_endpoint_serves_the_same_routes(iris_model_dir):
         health_url = f"http://127.0.0.1:{health_port}"
         assert requests.get(health_url + "/", timeout=30).text == "Healthy"
         assert requests.post(health_url + "/score", json={"data": [ROW]}, timeout=30).json() == [0]
+
+
+def test_missing_model_dir_is_refused(tmp_path):
+    server = ServiceProcess.ours("--entry_script", str(SCRIPTS / "query_echo.py"), "--model_dir", str(tmp_path / "no"))
+    assert server.wait_exit() == 3
+    assert "does not exist or is not a directory" in server.output
