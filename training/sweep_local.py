@@ -86,8 +86,9 @@ def run_local_sweep(space: SearchSpace, *, workspace: Path, sampling: str = "ran
     outputs.mkdir(parents=True, exist_ok=True)
     bar = _Progress(len(configs), space, progress)
     trials: list[Trial] = []
-    with ProcessPoolExecutor(max_workers=min(parallel, len(configs)),
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
+    # spawn, not fork: workers start clean whatever threads or state the caller has.
+    pool = ProcessPoolExecutor(max_workers=min(parallel, len(configs)), mp_context=multiprocessing.get_context("spawn"))
+    try:
         futures = {pool.submit(_run_trial, to_arguments(config) + list(extra_args), str(workspace), experiment):
                    (number, config) for number, config in enumerate(configs, start=1)}
         for future in as_completed(futures):
@@ -95,6 +96,11 @@ def run_local_sweep(space: SearchSpace, *, workspace: Path, sampling: str = "ran
             trial = Trial(number, config, **future.result())
             trials.append(trial)
             bar.update(trial)
+    except BaseException as exc:  # Ctrl-C or a dead worker: stop queued trials; the sweep must not stay "running"
+        pool.shutdown(wait=True, cancel_futures=True)
+        history.finish(sweep_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    pool.shutdown(wait=True)
     trials.sort(key=lambda t: t.number)
     best = _best(trials, space)
     results_csv = outputs / "results.csv"

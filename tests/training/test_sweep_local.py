@@ -2,6 +2,7 @@
 
 import csv
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,24 @@ def test_early_termination_is_azure_only(tmp_path):
     result = _cli(tmp_path, "sweep", "--policy", "bandit")
     assert result.returncode == 2
     assert "--policy bandit applies to --target azure" in result.stderr
+
+
+@pytest.mark.slow
+def test_interrupted_sweep_is_recorded_as_failed(tmp_path):
+    env = {**os.environ, "SKLEARN_WORKSPACE": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "training", "sweep", "--max-runs", "12", "--parallel", "1"],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        first = process.stderr.readline()  # the first finished trial: the sweep is now mid-way
+        assert "1/12 trials" in first, first
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode != 0
+    (sweep,) = RunHistory(tmp_path).list("train_iris_sweep")
+    assert sweep.status == "failed" and sweep.error.startswith("KeyboardInterrupt")
+    assert len(RunHistory(tmp_path).list("train_iris")) < 12, "queued trials are cancelled, not run"
+    assert Registry(tmp_path).list() == []
