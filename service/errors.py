@@ -90,5 +90,13 @@ class InternalError(ServiceError):
         super().__init__("An unexpected internal error occurred. Check the logs for more info.")
 
 
+class HTTPStatusError(ServiceError):
+    """Any other HTTP error raised while handling a routed request, with its own status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class EntryScriptError(Exception):
     """The entry script cannot be used: import failed, init/run missing, or run() has an unusable signature."""
