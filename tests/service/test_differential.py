@@ -90,6 +90,26 @@ NO_CODE = {
     "GET with records": get(data=records([ROW])),
 }
 
+# Client errors: the reference answers each with its generic 500, we answer 400 with a message (issue 3).
+BAD_INPUT = {
+    "3 columns": post({"data": [[5.1, 3.5, 1.4]]}),
+    "5 columns": post({"data": [ROW + [1.0]]}),
+    "1-D data": post({"data": ROW}),
+    "3-D data": post({"data": [[ROW]]}),
+    "empty data": post({"data": []}),
+    "empty row": post({"data": [[]]}),
+    "ragged rows": post({"data": [ROW, ROW[:3]]}),
+    "data is null": post({"data": None}),
+    "data is a string": post({"data": "abc"}),
+    "data is an object": post({"data": {}}),
+    "non-numeric string": post({"data": [[5.1, "abc", 1.4, 0.2]]}),
+    "null value": post({"data": [[5.1, None, 1.4, 0.2]]}),
+    "NaN literal": post(b'{"data": [[5.1, NaN, 1.4, 0.2]]}'),
+    "1e400 (Infinity)": post(b'{"data": [[5.1, 1e400, 1.4, 0.2]]}'),
+    "nested value": post({"data": [[5.1, [3.5], 1.4, 0.2]]}),
+}
+REFERENCE_500 = {"message": "An unexpected error occurred in scoring script. Check the logs for more info."}
+
 CORPUS = [("iris_score", name, request) for name, request in {**COMMON, **DOCUMENTS}.items()] + [
     ("no_code", name, request) for name, request in {**COMMON, **DOCUMENTS, **NO_CODE}.items()
 ]
@@ -141,6 +161,16 @@ def test_same_status_and_body(servers, script, name, request_):
     expected_status, expected_body = _send(reference, request_)
     assert expected_status in (200, 400), f"corpus request is not valid for the reference: {expected_body!r}"
     assert _send(ours, request_) == (expected_status, expected_body)
+
+
+@pytest.mark.parametrize("script", ["iris_score", "no_code"])
+@pytest.mark.parametrize(("name", "request_"), BAD_INPUT.items(), ids=list(BAD_INPUT))
+def test_bad_input_is_our_400_where_the_reference_fails_with_500(servers, script, name, request_):
+    reference, ours = servers[script]
+    assert _send(reference, request_) == (500, REFERENCE_500)
+    status, body = _send(ours, request_)
+    assert status == 400, body
+    assert body["message"] and body["message"] != REFERENCE_500["message"]
 
 
 def test_the_answers_are_predictions(servers):
