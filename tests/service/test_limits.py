@@ -9,10 +9,6 @@ import pytest
 from service_helpers import make_client
 
 ROW = [5.1, 3.5, 1.4, 0.2]
-NOT_FOUND = (
-    "The requested URL was not found on the server. If you entered the URL manually please check your spelling "
-    "and try again."
-)
 
 
 @pytest.fixture(scope="module")
