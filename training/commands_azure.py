@@ -69,8 +69,9 @@ def register(subparsers) -> None:
     deploy.add_argument("--memory-gb", type=options.positive_float, default=1.0, help="default: 1")
     deploy.add_argument("--entry-script", nargs="?", const="service/score.py", default=None, metavar="PATH",
                         help="deploy with this scoring script (relative to the repository; default service/score.py) "
-                             "instead of no-code")
-    options.add_environment(deploy)
+                             "instead of no-code; service/score.py needs model.json, so register with --model-path "
+                             "outputs")
+    options.add_environment(deploy, docker_option=False)
     deploy.set_defaults(func=_deploy)
 
 

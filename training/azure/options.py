@@ -68,13 +68,14 @@ def job_parent() -> argparse.ArgumentParser:
     return parent
 
 
-def add_environment(parser) -> None:
-    """``--environment`` (curated, by name), ``--conda-file`` and ``--no-docker``."""
+def add_environment(parser, *, docker_option: bool = True) -> None:
+    """``--environment`` (curated, by name), ``--conda-file`` and, for jobs, ``--no-docker``."""
     parser.add_argument("--environment", metavar="NAME",
                         help="curated Azure ML environment, e.g. azureml-sklearn-1.5 (default: build --conda-file)")
     parser.add_argument("--conda-file", type=Path, default=CONDA_FILE,
                         help="conda specification (default: training/sklearn-env.yml)")
-    parser.add_argument("--no-docker", action="store_true", help="run without Docker")
+    if docker_option:
+        parser.add_argument("--no-docker", action="store_true", help="run without Docker")
 
 
 def add_register(parser: argparse.ArgumentParser, *, default: str | None) -> None:
@@ -84,12 +85,14 @@ def add_register(parser: argparse.ArgumentParser, *, default: str | None) -> Non
     parser.add_argument("--no-register", dest="register", action="store_const", const=None,
                         help="do not register a model")
     parser.add_argument("--model-path", default="outputs/model.joblib",
-                        help="Azure: the run's file or folder to register (default: outputs/model.joblib)")
+                        help="Azure: the run's file or folder to register (default: outputs/model.joblib, what no-code "
+                             "deployment loads; outputs also carries model.json, which deploy --entry-script needs)")
 
 
 def environment_spec(args: argparse.Namespace) -> EnvironmentSpec:
     """The EnvironmentSpec of the parsed options."""
-    return EnvironmentSpec(conda_file=args.conda_file, curated=args.environment, docker=not args.no_docker)
+    return EnvironmentSpec(conda_file=args.conda_file, curated=args.environment,
+                           docker=not getattr(args, "no_docker", False))
 
 
 def job_spec(args: argparse.Namespace, arguments: tuple[str, ...]) -> JobSpec:
