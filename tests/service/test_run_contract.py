@@ -11,9 +11,6 @@ from service_helpers import make_client, make_settings
 
 from service.app import create_app
 
-ROW = [5.1, 3.5, 1.4, 0.2]
-
-
 # --- return values and AMLResponse (§10) ---------------------------------------------------------------------------
 
 
