@@ -14,6 +14,7 @@ from pathlib import Path
 
 from training.azure import options
 from training.azure.errors import RunFailed
+from training.azure.sdk import require_sdk
 from training.azure.spec import REPO_ROOT, DeploySpec, RegisterSpec, SweepSpec
 from training.cli_util import model_ref, print_table
 from training.db import workspace_path
@@ -76,6 +77,7 @@ def register(subparsers) -> None:
 
 
 def _submit(args: argparse.Namespace) -> int:
+    require_sdk()
     job = options.job_spec(args, tuple(load_job_module("train_args").to_argv(args)))
     register = RegisterSpec(args.register, model_path=args.model_path) if args.register else None
     backend = options.backend(args)
@@ -92,6 +94,7 @@ def _sweep(args: argparse.Namespace) -> int:
     extra = ("--probability",) if args.probability else ()
     if args.target == "local":
         return _sweep_local(args, extra)
+    require_sdk()
     sweep = SweepSpec(job=options.job_spec(args, extra), sampling=args.sampling, max_total_runs=args.max_runs,
                       max_concurrent_runs=args.parallel or 4, policy=None if args.policy == "none" else args.policy)
     register = RegisterSpec(args.register, model_path=args.model_path) if args.register else None
@@ -135,6 +138,7 @@ def _sweep_local(args: argparse.Namespace, extra: tuple[str, ...]) -> int:
 
 
 def _deploy(args: argparse.Namespace) -> int:
+    require_sdk()
     name, version = model_ref(args.ref)
     spec = DeploySpec(model_name=name, model_version=version, service_name=args.service_name, target=args.target,
                       aks_cluster=args.aks_cluster, cpu_cores=args.cpu_cores, memory_gb=args.memory_gb,

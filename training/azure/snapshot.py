@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.azure.errors import SnapshotRefused
+from training.azure.sdk import require_sdk
 
 MAX_SNAPSHOT_BYTES = 300 * 1024 * 1024
 MAX_SNAPSHOT_FILES = 2000
@@ -85,7 +86,7 @@ class Snapshot:
 
 
 def _ignore_spec(root: Path):
-    import pathspec  # installed with azureml-core, which pins it (pathspec<1) for this same matching
+    pathspec = require_sdk("pathspec")  # installed with azureml-core, which pins it (<1) for this same matching
 
     for name in (".amlignore", ".gitignore"):
         candidate = root / name

@@ -136,14 +136,19 @@ def test_user_errors_exit_2_with_one_message(offline_env, args, message):
 
 
 def test_missing_sdk_exits_2_with_the_install_command(offline_env, tmp_path):
-    # An `azureml` package that cannot be imported stands for an environment without requirements-azure.txt.
-    (tmp_path / "azureml").mkdir()
-    (tmp_path / "azureml" / "__init__.py").write_text("raise ImportError('No module named azureml (simulated)')\n")
+    # Packages that cannot be imported stand for an environment without requirements-azure.txt (pathspec comes
+    # with azureml-core).
+    for package in ("azureml", "pathspec"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text(f"raise ImportError('No module named {package} (simulated)')\n")
     env = {**offline_env, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
     assert _cli(env, "--help").returncode == 0
-    result = _cli(env, "submit", "--dry-run")
-    assert result.returncode == 2
-    assert "need the Azure ML SDK v1" in result.stderr and "pip install -r requirements-azure.txt" in result.stderr
+    assert _cli(env, "sweep", "--dry-run").returncode == 0, "the local sweep does not need the SDK"
+    for command in (["submit", "--dry-run"], ["sweep", "--target", "azure", "--dry-run"],
+                    ["deploy", "m", "--dry-run", "--entry-script"]):
+        result = _cli(env, *command)
+        assert result.returncode == 2, (command, result.stderr)
+        assert "need the Azure ML SDK v1" in result.stderr and "pip install -r requirements-azure.txt" in result.stderr
 
 
 def test_cli_start_up_does_not_import_the_sdk(offline_env):
