@@ -167,7 +167,8 @@ def _report(call) -> int:
     except RunFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return RUN_NOT_COMPLETED
-    print(f"Status: {outcome.status}" + (f" (run {outcome.run_id})" if outcome.run_id else ""))
+    print(f"Status: {outcome.status}" + (f" (run {outcome.run_id})" if outcome.run_id else "")
+          + (f": {outcome.portal_url}" if outcome.portal_url else ""))
     if outcome.model:
         print(f"Registered model {outcome.model}")
     if outcome.scoring_uri:
