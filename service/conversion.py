@@ -203,6 +203,8 @@ class _Spec:
         hint = ""
         if isinstance(value, dict) and self.feature_names and set(value) & set(self.feature_names):
             hint = " To send one record, wrap it in a list: [{...}]."
+        elif isinstance(value, str) and value.lstrip().startswith(("[", "{")):
+            hint = " The string looks like JSON encoded twice: send the array itself, not a string holding it."
         elif self.example:
             hint = f" For example: {self.example}."
         return f'Input "{self.name}" must be {self.expected_rows()}, got {_describe(value)}.{hint}'

@@ -1,6 +1,7 @@
 """Tests for service.conversion: same arrays as inference-schema for valid input, a clear ConversionError otherwise."""
 
 import copy
+import json
 import re
 
 import numpy as np
@@ -143,6 +144,11 @@ def test_a_record_after_rows_is_refused():
 def test_records_need_a_model_with_feature_names():
     with pytest.raises(ConversionError, match="Records with column names need a model with feature names"):
         convert([dict(zip(NAMES, ROW, strict=True))], PLAIN)
+
+
+def test_a_double_encoded_array_gets_a_hint():
+    with pytest.raises(ConversionError, match=r"got a string '\[\[5.1, .*looks like JSON encoded twice"):
+        convert(json.dumps([ROW]))
 
 
 def test_a_single_record_gets_a_hint_to_wrap_it():
