@@ -112,9 +112,9 @@ def _sweep_local(args: argparse.Namespace, extra: tuple[str, ...]) -> int:
     if args.policy != "none":
         raise InvalidArgument(f"--policy {args.policy} applies to --target azure; the local sweep runs every trial.")
     if args.dry_run:
-        print(f"=== local sweep (dry run): {args.sampling} sampling, seed {args.seed}, {args.parallel or 2} processes, "
-              f"experiment {args.experiment} ===")
         configs = IRIS_SPACE.sample(args.sampling, args.max_runs, args.seed)
+        print(f"=== local sweep (dry run): {len(configs)} of {IRIS_SPACE.size} configurations, {args.sampling} "
+              f"sampling, seed {args.seed}, {args.parallel or 2} processes, experiment {args.experiment} ===")
         print_table(["TRIAL", "TRAIN.PY ARGUMENTS"],
                     [[n, " ".join(to_arguments(config) + list(extra))] for n, config in enumerate(configs, 1)])
         return 0
