@@ -3,7 +3,7 @@
 The space is the one of Microsoft's train-hyperparameter-tune-deploy-with-sklearn notebook: ``--kernel`` in linear,
 rbf, poly, sigmoid and ``--penalty`` in 0.5, 1, 1.5 (12 combinations), sampled at random, primary metric ``Accuracy``
 maximised. Only discrete choices are supported: the sample needs nothing else, and a finite space lets the local
-sweep sample without repeats exactly as HyperDrive's random sampling does on a discrete space.
+sweep draw configurations without repeats (a seeded permutation of the grid).
 """
 
 import itertools
