@@ -129,6 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"python -m service: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if not settings.entry_script.is_file():
+        print(f"python -m service: error: entry script {settings.entry_script} does not exist.", file=sys.stderr)
+        return EXIT_USAGE
+    if settings.is_no_code and settings.model_dir is None:
+        print(
+            "python -m service: error: no entry script and no model directory: pass --model_dir (or set "
+            "AZUREML_MODEL_DIR) to serve a model without code, or --entry_script for your own score.py.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
     # Entry scripts print(); line buffering gets those lines out promptly even when stdout is a pipe or a file.
     for stream in (sys.stdout, sys.stderr):

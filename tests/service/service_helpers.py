@@ -26,6 +26,13 @@ SCRIPTS = Path(__file__).resolve().parent / "scripts"
 START_TIMEOUT_S = 60
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without the Azure settings that create_app() exports in-process, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZUREML_", "AML_"))}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return {**env, "PYTHONUNBUFFERED": "1", **extra}
+
+
 def free_port() -> int:
     """A port the OS just handed out on 127.0.0.1 (bound to port 0, then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -55,8 +62,7 @@ class ServiceProcess:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.ready_path = ready_path
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
+        full_env = clean_env(**(env or {}))
         # A file, not a pipe: a chatty server must never block on a full pipe buffer.
         self.log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(argv, cwd=REPO, env=full_env, stdout=self.log, stderr=subprocess.STDOUT, text=True)

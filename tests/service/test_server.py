@@ -12,7 +12,7 @@ import threading
 
 import pytest
 import requests
-from service_helpers import REPO, SCRIPTS, ServiceProcess, free_port
+from service_helpers import REPO, SCRIPTS, ServiceProcess, clean_env, free_port
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 pytestmark = pytest.mark.slow
@@ -168,11 +168,13 @@ def test_failing_init_stops_the_server_with_status_3(preload):
         (["--worker_count", "0"], "--worker_count / WORKER_COUNT must be at least 1, got 0"),
         (["--port", "70000"], "between 1 and 65535"),
         (["--config_file", "/nonexistent/config.json"], "must name a file"),
+        (["--entry_script", "/nonexistent/score.py"], "entry script /nonexistent/score.py does not exist"),
+        ([], "no entry script and no model directory"),
     ],
 )
 def test_bad_flags_exit_2_with_a_message(args, fragment):
     result = subprocess.run(
-        [sys.executable, "-m", "service", *args], cwd=REPO, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "service", *args], cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
     assert fragment in result.stderr
