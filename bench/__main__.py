@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             models=models,
             wrk=wrk,
             time_limit=args.time_limit,
+            quiet_wait=0.0 if args.quick else 2.0,
         )
         raw = run_plan(plan, tmp_path)
     doc = {

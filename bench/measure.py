@@ -26,6 +26,8 @@ class LoadResult:
     p99_ms: float
     client_cpu_s: float
     errors: dict[str, int] = field(default_factory=dict)
+    first_non200: str = ""
+    """Status and start of the body of the first answer that was not a 200, for the report."""
 
     @property
     def error_count(self) -> int:
@@ -35,7 +37,7 @@ class LoadResult:
         return asdict(self)
 
 
-def _client_worker(host, port, path, body, count, deadline, latencies, statuses, errors, lock):
+def _client_worker(host, port, path, body, count, deadline, latencies, statuses, errors, samples, lock):
     conn = http.client.HTTPConnection(host, port, timeout=60)
     headers = {"Content-Type": "application/json"}
     mine, codes, failed = [], [], 0
@@ -47,13 +49,15 @@ def _client_worker(host, port, path, body, count, deadline, latencies, statuses,
             try:
                 conn.request("POST", path, body=body, headers=headers)
                 response = conn.getresponse()
-                response.read()
+                body_text = response.read().decode("utf-8", "replace")
             except (OSError, http.client.HTTPException):
                 failed += 1
                 conn.close()  # the next request opens a fresh connection
                 continue
             mine.append(time.perf_counter() - start)
             codes.append(response.status)
+            if response.status != 200 and not samples:
+                samples.append(f"{response.status} {body_text[:200]!r}")
     finally:
         conn.close()
         with lock:
@@ -72,12 +76,12 @@ def run_python(url: str, path: str, body: bytes, total: int, connections: int, t
         raise ValueError(f"total and connections must be >= 1, got total={total}, connections={connections}")
     host, port = url.removeprefix("http://").split(":")
     shares = [total // connections + (1 if i < total % connections else 0) for i in range(connections)]
-    latencies, statuses, errors, lock = [], [], {"read": 0, "timeout": 0}, threading.Lock()
+    latencies, statuses, samples, errors, lock = [], [], [], {"read": 0, "timeout": 0}, threading.Lock()
     deadline = time.monotonic() + time_limit
     threads = [
         threading.Thread(
             target=_client_worker,
-            args=(host, int(port), path, body, share, deadline, latencies, statuses, errors, lock),
+            args=(host, int(port), path, body, share, deadline, latencies, statuses, errors, samples, lock),
         )
         for share in shares
         if share
@@ -104,4 +108,5 @@ def run_python(url: str, path: str, body: bytes, total: int, connections: int, t
         p99_ms=float(np.percentile(lat_ms, 99)),
         client_cpu_s=(cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime),
         errors=errors,
+        first_non200=samples[0] if samples else "",
     )

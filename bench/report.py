@@ -62,6 +62,7 @@ def summarize(runs: dict) -> dict:
                 requests=sum(r["requests"] for r in reps),
                 non200=sum(r["non200"] for r in reps),
                 errors=sum(r["errors"] for r in reps),
+                first_non200=next((r["first_non200"] for r in reps if r.get("first_non200")), ""),
             )
             out.setdefault(system, {})[workload] = entry
     return out
@@ -191,6 +192,12 @@ def markdown(doc: dict) -> str:
         met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
         lines.append(f"| {t['target']} | {_fmt(t['value'], 2)} | {met} | {_fmt(t.get('cpu_value'), 2)} |")
     failures = [f"- {name}: {f}" for name, info in doc["instances"].items() for f in info["failures"]]
+    failures += [
+        f"- {system} {workload}: {s['non200']} non-200 answers, the first: {s['first_non200']}"
+        for system, by_workload in doc["summary"].items()
+        for workload, s in by_workload.items()
+        if s["non200"]
+    ]
     if failures:
         lines += ["", "Failures:", *failures]
     return "\n".join(lines) + "\n"

@@ -50,6 +50,7 @@ def _record(result: LoadResult, rows: int, server_cpu_s: float, busy_s: float, w
         "non200": result.non200,
         "errors": result.error_count - result.non200,
         "error_detail": result.errors,
+        "first_non200": result.first_non200,
     }
 
 
@@ -124,7 +125,8 @@ def run_plan(plan: Plan, log_dir: Path) -> dict:
                         runs.setdefault(spec.system, {}).setdefault(name, []).append(record)
                         _progress(
                             f"[rep {rep}/{plan.reps}] {spec.name:16} {name:10} {record['req_s']:9.1f} req/s "
-                            f"p50 {record['p50_ms']:7.2f} ms  non-200 {record['non200']} errors {record['errors']}"
+                            f"p50 {record['p50_ms']:7.2f} ms  non-200 {record['non200']} errors {record['errors']} "
+                            f"{record['first_non200']}"
                         )
                     info["memory"].append(server.memory())
             except (ServerStartError, WrkError, OSError) as exc:

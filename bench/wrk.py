@@ -96,4 +96,5 @@ def run_wrk(
         p99_ms=lat["p99"] / 1000,
         client_cpu_s=usage.ru_utime + usage.ru_stime,
         errors=errors,
+        first_non200=data["first_non200"],
     )

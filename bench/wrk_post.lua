@@ -29,6 +29,7 @@ local limit = tonumber(os.getenv("BENCH_PER_THREAD"))
 local threads = {}
 done_count = 0
 non200 = 0
+first_bad = ""
 t_start = 0
 t_end = 0
 
@@ -47,6 +48,10 @@ function response(status, headers, body)
     done_count = done_count + 1
     if status ~= 200 then
         non200 = non200 + 1
+        if first_bad == "" then
+            -- kept for the report, reduced to characters that need no escaping inside a JSON string
+            first_bad = status .. " " .. string.sub(string.gsub(body or "", "[^%w %.,:;!%?%-_/%(%)%[%]{}]", " "), 1, 200)
+        end
     end
     if done_count == limit then
         t_end = now()
@@ -57,10 +62,13 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-    local counted, bad, first, last, finished = 0, 0, math.huge, 0, 0
+    local counted, bad, first, last, finished, sample = 0, 0, math.huge, 0, 0, ""
     for _, t in ipairs(threads) do
         counted = counted + t:get("done_count")
         bad = bad + t:get("non200")
+        if sample == "" then
+            sample = t:get("first_bad")
+        end
         first = math.min(first, t:get("t_start"))
         if t:get("t_end") > 0 then
             finished = finished + 1
@@ -73,10 +81,10 @@ function done(summary, latency, requests)
     end
     local e = summary.errors
     io.write(string.format(
-        'BENCH_JSON {"elapsed_s": %.6f, "duration_us": %d, "requests": %d, "responses": %d, "non200": %d, "bytes": %d, ' ..
+        'BENCH_JSON {"elapsed_s": %.6f, "duration_us": %d, "requests": %d, "responses": %d, "non200": %d, "first_non200": "%s", "bytes": %d, ' ..
         '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, ' ..
         '"latency_us": {"p50": %d, "p90": %d, "p99": %d, "mean": %.1f, "max": %d}}\n',
-        elapsed, summary.duration, summary.requests, counted, bad, summary.bytes,
+        elapsed, summary.duration, summary.requests, counted, bad, sample, summary.bytes,
         e.connect, e.read, e.write, e.status, e.timeout,
         latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean, latency.max))
 end

@@ -43,6 +43,7 @@ def test_python_client_reconnects_after_connection_close(closing_server):
 def test_python_client_counts_non_200(closing_server):
     result = run_python(closing_server.url, "/missing", BODY, total=5, connections=1, time_limit=60)
     assert (result.requests, result.non200) == (5, 5)
+    assert result.first_non200.startswith("404 ")
 
 
 def test_python_client_counts_refused_connections():
@@ -60,6 +61,7 @@ def test_wrk_stops_at_the_count_and_reconnects(closing_server, tmp_path):
     assert 0 < result.duration_s < 60  # ended by the count, not by wrk's -d bound
     missing = run_wrk(shutil.which("wrk"), closing_server.url, "/missing", body, total=4, connections=1, time_limit=60)
     assert missing.non200 == 4
+    assert missing.first_non200.startswith("404 ") and "Not Found" in missing.first_non200
 
 
 def test_server_accounting_sees_master_and_worker(closing_server):
