@@ -32,6 +32,10 @@ run: venv
 	  echo "Try:  curl -s -H 'Content-Type: application/json' -d '{\"data\": [[5.1, 3.5, 1.4, 0.2]]}' http://127.0.0.1:$(PORT)/score" && \
 	  exec $(PY) -m service --model_dir "$$dir" --port $(PORT)
 
+## sweep: local hyperparameter sweep (12 trials, 2 processes); registers the best model as $(MODEL)
+sweep: venv
+	$(PY) -m training sweep --register $(MODEL)
+
 ## test: install the test tools and run the whole suite (what CI runs)
 test: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
@@ -58,4 +62,4 @@ image-run: venv
 clean:
 	rm -rf $(VENV) .venv-reference
 
-.PHONY: help venv run test lint bench image image-run clean
+.PHONY: help venv run sweep test lint bench image image-run clean
