@@ -82,3 +82,68 @@ def test_valid_score_bodies_are_equal_json(pair):
     answers = [requests.post(s.url + "/score", data=body, headers=headers, timeout=30) for s in (reference, ours)]
     assert answers[1].status_code == answers[0].status_code == 200
     assert answers[1].json() == answers[0].json()
+
+
+@pytest.fixture(scope="module")
+def contract_pair(request, reference_python):
+    """(reference, ours) serving one of the contract scripts, chosen by indirect parametrisation."""
+    args = ["--entry_script", str(SCRIPTS / request.param)]
+    with reference_server(reference_python, *args) as reference:
+        with ServiceProcess.ours(*args, env={"AML_APP_ROOT": str(SCRIPTS)}) as ours:
+            yield reference.wait_ready(), ours.wait_ready()
+
+
+@pytest.mark.parametrize("contract_pair", ["returns.py"], indirect=True)
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "list",
+        "tuple",
+        "none",
+        "string",
+        "json-string",
+        "unicode",
+        "bigint",
+        "aml-text",
+        "aml-json",
+        "aml-none",
+        "aml-503",
+        "flask-500",
+    ],
+)
+def test_return_values_match_the_reference(contract_pair, kind):
+    reference, ours = (requests.post(s.url + "/score", data=kind, timeout=30) for s in contract_pair)
+    assert ours.status_code == reference.status_code
+    assert ours.headers["Content-Type"] == reference.headers["Content-Type"]
+    if reference.headers["Content-Type"] == "application/json":
+        assert ours.json() == reference.json()
+    else:
+        assert ours.content == reference.content
+    for header in ["x-ms-run-function-failed", "Custom"]:
+        assert ours.headers.get(header) == reference.headers.get(header), header
+
+
+@pytest.mark.parametrize("contract_pair", ["rawhttp_echo.py"], indirect=True)
+@pytest.mark.parametrize("method", ["GET", "POST", "OPTIONS"])
+def test_rawhttp_matches_the_reference(contract_pair, method):
+    answers = [
+        requests.request(
+            method, s.url + "/score?x=1&x=2", data="body", headers={"Content-Type": "text/plain"}, timeout=30
+        )
+        for s in contract_pair
+    ]
+    reference, ours = (answer.json() for answer in answers)
+    assert ours.pop("is_aml_request") is True  # the reference passes a LocalProxy, not an AMLRequest
+    reference.pop("is_aml_request")
+    assert ours == reference
+    assert answers[1].status_code == answers[0].status_code == 207
+    assert answers[1].headers["X-A"] == answers[0].headers["X-A"] == "1, 2"
+
+
+@pytest.mark.parametrize("contract_pair", ["request_headers.py"], indirect=True)
+def test_request_headers_match_the_reference(contract_pair):
+    reference, ours = (
+        requests.post(s.url + "/score", data="payload", headers={"X-Custom": "abc"}, timeout=30).json()
+        for s in contract_pair
+    )
+    assert ours == reference == {"data": "payload", "custom": "abc", "type": "dict"}

@@ -62,7 +62,12 @@ def test_aml_response_text_with_comma_split_headers(returns):
 
 @pytest.mark.parametrize(
     ("kind", "status", "body", "failed"),
-    [("aml-json", 201, {"a": 1}, "False"), ("aml-none", 202, {}, "False"), ("aml-503", 503, None, "True")],
+    [
+        ("aml-json", 201, {"a": 1}, "False"),
+        ("aml-json-numpy", 201, {"a": 1}, "False"),
+        ("aml-none", 202, {}, "False"),
+        ("aml-503", 503, None, "True"),
+    ],
 )
 def test_aml_response_statuses(returns, kind, status, body, failed):
     response = returns.post("/score", data=kind)
