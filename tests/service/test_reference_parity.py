@@ -147,3 +147,35 @@ def test_request_headers_match_the_reference(contract_pair):
         for s in contract_pair
     )
     assert ours == reference == {"data": "payload", "custom": "abc", "type": "dict"}
+
+
+@pytest.fixture(scope="module")
+def cors_pair(reference_python):
+    env = {"AML_CORS_ORIGINS": "http://a.example, http://b.example"}
+    args = ["--entry_script", str(SCRIPTS / "query_echo.py")]
+    with reference_server(reference_python, *args, env=env) as reference:
+        with ServiceProcess.ours(*args, env={"AML_APP_ROOT": str(SCRIPTS), **env}) as ours:
+            yield reference.wait_ready(), ours.wait_ready()
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        ("POST", {"Origin": "http://a.example"}),
+        ("POST", {"Origin": "http://evil.example"}),
+        ("GET", {"Origin": "http://b.example"}),
+        (
+            "OPTIONS",
+            {
+                "Origin": "http://b.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type,authorization",
+            },
+        ),
+    ],
+)
+def test_cors_headers_match_the_reference(cors_pair, method, headers):
+    reference, ours = (requests.request(method, s.url + "/score", headers=headers, timeout=30) for s in cors_pair)
+    assert ours.status_code == reference.status_code
+    for name in ["Access-Control-Allow-Origin", "Access-Control-Allow-Headers", "Access-Control-Allow-Methods", "Vary"]:
+        assert ours.headers.get(name) == reference.headers.get(name), name
