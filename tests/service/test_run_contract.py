@@ -184,3 +184,21 @@ def test_run_calls_are_one_at_a_time_unless_raised(limit, expected):
     for thread in threads:
         thread.join()
     assert len(results) == 4 and set(results) <= expected
+
+
+def test_graceful_shutdown_turns_readiness_off():
+    """gunicorn calls the worker's handle_exit on SIGTERM; ours marks the app not ready before gthread's own part."""
+    import signal
+
+    from service.launcher import ScoringWorker
+
+    client = make_client("query_echo.py")
+    assert client.get("/health/ready").status_code == 200
+    worker = ScoringWorker.__new__(ScoringWorker)
+    worker.wsgi, worker.alive = client.application, False  # alive=False: gthread's part has nothing left to do
+    worker.handle_exit(signal.SIGTERM, None)
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.get_json()["message"] == "The service is shutting down."
+    assert client.post("/score", data="x").status_code == 503
+    assert client.get("/health/live").status_code == 200
