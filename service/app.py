@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,13 +70,14 @@ def create_app(
     settings: Settings,
     *,
     init_in_background: bool = False,
-    on_init_failure=None,
+    on_init_failure: Callable[[BaseException], None] | None = None,
     verify_model: bool = True,
 ) -> Flask:
     """Build the app: check the model directory, load the entry script, start init(), prepare swagger and metrics.
 
-    ``init_in_background`` runs init() in a thread so the worker answers /health/live at once and /score,
-    ``/`` and /health/ready with 503 until init() is done; ``on_init_failure(exc)`` is then called if it fails.
+    ``init_in_background`` runs init() in a thread so the worker answers at once: /health/live 200, ``/`` and
+    /health/ready 503 until init() is done, /score after waiting for it (at most SCORING_TIMEOUT_MS);
+    ``on_init_failure(exc)`` is called if it fails.
     ``verify_model=False`` skips the sha256 check when the caller (the launcher) has done it already.
 
     Raises
