@@ -50,14 +50,22 @@ def _median(values):
     return statistics.median(values) if values else None
 
 
+def _valid(reps: list[dict]) -> list[dict]:
+    """The repetitions in which every request got a 200: only those are measurements of scoring."""
+    return [r for r in reps if not r["non200"] and not r["errors"]]
+
+
 def summarize(runs: dict) -> dict:
-    """Median of each metric over the repetitions, plus the summed non-200 and error counts, per system/workload."""
+    """Median of each metric over the valid repetitions, plus the summed non-200 and error counts of all of them,
+    per system/workload."""
     out = {}
     for system, by_workload in runs.items():
         for workload, reps in by_workload.items():
-            entry = {m: _median([r[m] for r in reps]) for m in METRICS}
+            valid = _valid(reps)
+            entry = {m: _median([r[m] for r in valid]) for m in METRICS}
             entry.update(
                 reps=len(reps),
+                valid_reps=len(valid),
                 client=reps[0]["client"],
                 requests=sum(r["requests"] for r in reps),
                 non200=sum(r["non200"] for r in reps),
@@ -71,17 +79,18 @@ def summarize(runs: dict) -> dict:
 def ratios(runs: dict) -> dict:
     """Median over repetitions of the per-repetition ratio (pairs from the same repetition, so drift cancels).
 
-    ``cpu_median`` is the same comparison by server CPU per request (denominator's CPU / numerator's CPU): it does
-    not depend on how busy the machine was, so it is the check on a throughput ratio taken on a noisy machine.
+    Only repetitions valid on both sides are paired. ``cpu_median`` is the same comparison by server CPU per
+    request (denominator's CPU / numerator's CPU): it does not depend on how busy the machine was, so it is the
+    check on a throughput ratio taken on a noisy machine.
     """
     out = {}
     for num, den, workload, metric in RATIOS:
-        a, b = runs.get(num, {}).get(workload, []), runs.get(den, {}).get(workload, [])
-        pairs = [x[metric] / y[metric] for x, y in zip(a, b, strict=False) if y[metric]]
+        a = {r["rep"]: r for r in _valid(runs.get(num, {}).get(workload, []))}
+        b = {r["rep"]: r for r in _valid(runs.get(den, {}).get(workload, []))}
+        both = sorted(set(a) & set(b))
+        pairs = [a[k][metric] / b[k][metric] for k in both if b[k][metric]]
         cpu = [
-            y["server_cpu_ms_per_req"] / x["server_cpu_ms_per_req"]
-            for x, y in zip(a, b, strict=False)
-            if x["server_cpu_ms_per_req"]
+            b[k]["server_cpu_ms_per_req"] / a[k]["server_cpu_ms_per_req"] for k in both if a[k]["server_cpu_ms_per_req"]
         ]
         if pairs:
             out[f"{num}/{den} {workload} {metric}"] = {

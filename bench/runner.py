@@ -1,10 +1,12 @@
-"""Runs a plan: per repetition, each server configuration is started, every workload it serves is warmed up and then
-measured with the server's CPU, the client's CPU and everyone else's CPU, then its memory is read and it is stopped;
-the compute floor runs in-process. Failures are recorded, not raised, so one broken server still leaves a report."""
+"""Runs a plan: per repetition, every server configuration is started, each workload is warmed up and then measured on
+each configuration in turn (with the server's CPU, the client's CPU and everyone else's CPU), memory is read and the
+servers are stopped; the compute floor runs in-process beside them. Failures are recorded, not raised, so one broken
+server still leaves a report."""
 
 import os
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,46 +106,76 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _start_all(plan: Plan, log_dir: Path, stack: ExitStack, instances: dict, rep: int) -> dict[str, RunningServer]:
+    """Start every configuration one after the other (so each cold start has the machine to itself)."""
+    servers = {}
+    for spec in plan.specs:
+        info = instances[spec.name]
+        info["busy_cores_before"].append(wait_for_quiet(plan.quiet_wait))
+        try:
+            servers[spec.name] = stack.enter_context(RunningServer(spec, log_dir))
+        except (ServerStartError, OSError) as exc:
+            info["failures"].append(f"rep {rep}: {exc}")
+            _progress(f"[rep {rep}/{plan.reps}] {spec.name}: FAILED to start: {exc}")
+            continue
+        info["cold_start_s"].append(servers[spec.name].cold_start_s)
+    return servers
+
+
 def run_plan(plan: Plan, log_dir: Path) -> dict:
-    """Execute ``plan``; returns ``{"instances": {name: {...}}, "runs": {system: {workload: [rep records]}}}``."""
-    by_name = {w.name: w for w in plan.work}
+    """Execute ``plan``; returns ``{"instances": {name: {...}}, "runs": {system: {workload: [rep records]}}}``.
+
+    Each repetition starts every configuration, then measures one workload at a time on every configuration that
+    serves it (the idle ones cost nothing), alternating the order between repetitions, so the figures a ratio pairs
+    are taken seconds apart rather than minutes; the servers are stopped at the end of the repetition.
+    """
     instances = {
-        s.name: {"system": s.system, "label": s.label, "cold_start_s": [], "memory": [], "failures": []}
+        s.name: {
+            "system": s.system,
+            "label": s.label,
+            "cold_start_s": [],
+            "memory": [],
+            "failures": [],
+            "busy_cores_before": [],
+        }
         for s in plan.specs
     }
     runs: dict[str, dict[str, list]] = {}
     models = {flavour: load_verified(path) for flavour, path in plan.models.items()}
     for rep in range(1, plan.reps + 1):
-        for spec in plan.specs:
-            info = instances[spec.name]
-            info.setdefault("busy_cores_before", []).append(wait_for_quiet(plan.quiet_wait))
-            try:
-                with RunningServer(spec, log_dir) as server:
-                    info["cold_start_s"].append(server.cold_start_s)
-                    for name in spec.workloads:
-                        record = measure_workload(plan, server, by_name[name])
-                        runs.setdefault(spec.system, {}).setdefault(name, []).append(record)
-                        _progress(
-                            f"[rep {rep}/{plan.reps}] {spec.name:16} {name:10} {record['req_s']:9.1f} req/s "
-                            f"p50 {record['p50_ms']:7.2f} ms  non-200 {record['non200']} errors {record['errors']} "
-                            f"{record['first_non200']}"
-                        )
-                    info["memory"].append(server.memory())
-            except (ServerStartError, WrkError, OSError) as exc:
-                info["failures"].append(f"rep {rep}: {exc}")
-                _progress(f"[rep {rep}/{plan.reps}] {spec.name}: FAILED: {exc}")
-        wait_for_quiet(plan.quiet_wait)
-        for w in plan.work:
-            if w.connections > 1:  # in-process there are no connections: it would repeat the sequential figure
-                continue
-            record = measure_compute_floor(plan, w, models)
-            runs.setdefault(COMPUTE_FLOOR, {}).setdefault(w.name, []).append(record)
-        _progress(f"[rep {rep}/{plan.reps}] {COMPUTE_FLOOR} done")
+        order = plan.specs if rep % 2 else plan.specs[::-1]
+        with ExitStack() as stack:
+            servers = _start_all(plan, log_dir, stack, instances, rep)
+            for w in plan.work:
+                wait_for_quiet(plan.quiet_wait)
+                for spec in order:
+                    if w.name not in spec.workloads or spec.name not in servers:
+                        continue
+                    try:
+                        record = measure_workload(plan, servers[spec.name], w)
+                    except (WrkError, OSError) as exc:
+                        instances[spec.name]["failures"].append(f"rep {rep} {w.name}: {exc}")
+                        _progress(f"[rep {rep}/{plan.reps}] {spec.name} {w.name}: FAILED: {exc}")
+                        continue
+                    record["rep"] = rep
+                    runs.setdefault(spec.system, {}).setdefault(w.name, []).append(record)
+                    _progress(
+                        f"[rep {rep}/{plan.reps}] {spec.name:16} {w.name:10} {record['req_s']:9.1f} req/s "
+                        f"p50 {record['p50_ms']:7.2f} ms  non-200 {record['non200']} errors {record['errors']} "
+                        f"{record['first_non200']}"
+                    )
+                if w.connections == 1:  # in-process there are no connections: par8 would repeat seq1
+                    record = measure_compute_floor(plan, w, models)
+                    record["rep"] = rep
+                    runs.setdefault(COMPUTE_FLOOR, {}).setdefault(w.name, []).append(record)
+            for name, server in servers.items():
+                instances[name]["memory"].append(server.memory())
     instances[COMPUTE_FLOOR] = {
         "system": COMPUTE_FLOOR,
         "label": "(f) in-process parse + convert + predict + serialise (orjson, numpy)",
         "cold_start_s": [],
         "memory": [],
         "failures": [],
+        "busy_cores_before": [],
     }
     return {"instances": instances, "runs": runs}

@@ -116,27 +116,29 @@ def test_load_verified_refuses_a_tampered_model(iris_model_dir, tmp_path):
         load_verified(tmp_path / "m")
 
 
-def _rep(req_s, cpu_ms=1.0, rows_s=1.0):
+def _rep(rep, req_s, cpu_ms=1.0, non200=0):
     return {
+        "rep": rep,
         "client": "wrk",
         "requests": 10,
         "req_s": req_s,
-        "rows_s": rows_s,
+        "rows_s": req_s,
         "p50_ms": 1.0,
         "p90_ms": 2.0,
         "p99_ms": 3.0,
         "server_cpu_ms_per_req": cpu_ms,
         "client_cpu_ms_per_req": 0.1,
         "foreign_cpu_pct": 0.0,
-        "non200": 0,
+        "non200": non200,
         "errors": 0,
+        "first_non200": "503 not ready" if non200 else "",
     }
 
 
 def test_ratios_pair_repetitions_and_targets_use_their_medians():
     runs = {
-        "ours": {"seq1": [_rep(300, 0.5), _rep(900, 0.5), _rep(1000, 0.4)]},
-        "reference": {"seq1": [_rep(100, 1.0), _rep(600, 1.5), _rep(200, 1.6)]},
+        "ours": {"seq1": [_rep(1, 300, 0.5), _rep(2, 900, 0.5), _rep(3, 1000, 0.4)]},
+        "reference": {"seq1": [_rep(1, 100, 1.0), _rep(2, 600, 1.5), _rep(3, 200, 1.6)]},
     }
     table = report.ratios(runs)
     assert table["ours/reference seq1 req_s"]["per_rep"] == [3.0, 1.5, 5.0]
@@ -148,6 +150,17 @@ def test_ratios_pair_repetitions_and_targets_use_their_medians():
     assert targets["ours/reference seq1 req_s"]["met"] is True
     assert targets["ours/reference par8 req_s"]["met"] is None
     assert targets["cold_start ours/reference"]["met"] is False
+
+
+def test_repetitions_with_failed_requests_are_counted_but_not_measured():
+    runs = {
+        "ours": {"seq1": [_rep(1, 5000, non200=10), _rep(2, 900), _rep(3, 1000)]},
+        "reference": {"seq1": [_rep(2, 300), _rep(3, 500)]},  # its rep 1 did not start
+    }
+    summary = report.summarize(runs)["ours"]["seq1"]
+    assert (summary["req_s"], summary["valid_reps"], summary["non200"]) == (950, 2, 10)
+    assert summary["first_non200"] == "503 not ready"
+    assert report.ratios(runs)["ours/reference seq1 req_s"]["per_rep"] == [3.0, 2.0]
 
 
 def test_cli_rejects_bad_arguments_with_status_2():
