@@ -132,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     if not settings.entry_script.is_file():
         print(f"python -m service: error: entry script {settings.entry_script} does not exist.", file=sys.stderr)
         return EXIT_USAGE
+    if settings.metrics_dir is not None and not settings.metrics_dir.is_dir():
+        print(
+            f"python -m service: error: PROMETHEUS_MULTIPROC_DIR {settings.metrics_dir} is not a directory.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if settings.is_no_code and settings.model_dir is None:
         print(
             "python -m service: error: no entry script and no model directory: pass --model_dir (or set "
@@ -165,7 +171,15 @@ def main(argv: list[str] | None = None) -> int:
     own_metrics_dir = settings.metrics_dir is None
     if own_metrics_dir:
         # Must be in the environment before any process imports prometheus_client.
-        metrics_dir = Path(tempfile.mkdtemp(prefix="scoring-metrics-"))
+        try:
+            metrics_dir = Path(tempfile.mkdtemp(prefix="scoring-metrics-"))
+        except OSError as exc:
+            logger.critical(
+                "Refusing to start: no directory for the workers' metrics (%s); set PROMETHEUS_MULTIPROC_DIR "
+                "to a writable directory",
+                exc,
+            )
+            return EXIT_BOOT
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         settings = dataclasses.replace(settings, metrics_dir=metrics_dir)
     logger.info(

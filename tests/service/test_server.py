@@ -180,6 +180,14 @@ def test_bad_flags_exit_2_with_a_message(args, fragment):
     assert fragment in result.stderr
 
 
+def test_missing_metrics_directory_exits_2():
+    env = clean_env(PROMETHEUS_MULTIPROC_DIR="/nonexistent/metrics")
+    argv = [sys.executable, "-m", "service", "--entry_script", str(SCRIPTS / "query_echo.py")]
+    result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "PROMETHEUS_MULTIPROC_DIR /nonexistent/metrics is not a directory" in result.stderr
+
+
 def test_bad_entry_script_exits_3():
     server = ServiceProcess.ours("--entry_script", str(SCRIPTS / "no_init.py"))
     assert server.wait_exit() == 3
