@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from reliability_helpers import ROW, request_bytes
+from raw_http import request_bytes
+from reliability_helpers import ROW
 
 BODY_LIMIT = 1024 * 1024
 CANARY = "CANARY-5c1e9d0b7a2f4e6c8d3b1a0f9e8d7c6b-ECHO-CHECK-0123456789abcdefghijklmnopqrstuvwxyz"

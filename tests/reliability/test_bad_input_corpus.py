@@ -10,7 +10,8 @@ from collections import Counter
 
 import pytest
 from corpus import CASES
-from reliability_helpers import exchange, leaks, request_bytes
+from raw_http import exchange, request_bytes
+from reliability_helpers import leaks
 
 pytestmark = pytest.mark.slow
 VALID = request_bytes("POST", "/score", b'{"data": [[5.1, 3.5, 1.4, 0.2], [6.5, 3.0, 5.5, 1.8]]}')

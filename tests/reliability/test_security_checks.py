@@ -13,7 +13,8 @@ import secrets
 import socket
 
 import pytest
-from reliability_helpers import SCRIPTS, Server, exchange, iris_args, request_bytes
+from raw_http import exchange, request_bytes
+from reliability_helpers import SCRIPTS, Server, iris_args
 
 from service import __version__
 
