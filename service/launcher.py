@@ -21,7 +21,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
 from service import __version__
-from service.logs import logging_config
+from service.logs import capture_prints, logging_config
 from service.settings import Settings, SettingsError
 
 logger = logging.getLogger("service")
@@ -146,9 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_USAGE
     logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
-    # Entry scripts print(); line buffering gets those lines out promptly even when stdout is a pipe or a file.
+    # Line buffering gets every line out promptly even when stdout is a pipe or a file.
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(line_buffering=True)
+    capture_prints()
     if args.appinsights_instrumentation_key:
         logger.warning(
             "--appinsights_instrumentation_key is ignored: this service does not send to Application Insights"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
+import functools
 import logging
+import sys
 import time
 from datetime import UTC, datetime
 
@@ -10,6 +13,7 @@ import orjson
 
 TEXT_FORMAT = "%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"
 access_logger = logging.getLogger("service.access")
+print_logger = logging.getLogger("service.print")
 
 
 class UtcFormatter(logging.Formatter):
@@ -76,3 +80,21 @@ def log_access(method: str, path: str, status: int, duration_ms: float, request_
             }
         },
     )
+
+
+def capture_prints() -> None:
+    """Send print() to stdout through the ``service.print`` logger, as the reference does for entry scripts.
+
+    The lines then carry time, level and pid, and stay valid JSON lines with LOG_FORMAT=json. Prints to any other
+    file (e.g. sys.stderr) pass through unchanged.
+    """
+    original = builtins.print
+
+    @functools.wraps(original)
+    def print_to_log(*values: object, sep: str | None = " ", end: str | None = "\n", file=None, flush: bool = False):
+        if file is None or file is sys.stdout:
+            print_logger.info((" " if sep is None else sep).join(map(str, values)))
+        else:
+            original(*values, sep=sep, end=end, file=file, flush=flush)
+
+    builtins.print = print_to_log

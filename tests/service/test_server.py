@@ -233,3 +233,20 @@ def test_missing_model_dir_is_refused(tmp_path):
     server = ServiceProcess.ours("--entry_script", str(SCRIPTS / "query_echo.py"), "--model_dir", str(tmp_path / "no"))
     assert server.wait_exit() == 3
     assert "does not exist or is not a directory" in server.output
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_prints_become_log_lines(log_format):
+    with ServiceProcess.ours("--entry_script", str(SCRIPTS / "prints.py"), env={"LOG_FORMAT": log_format}) as server:
+        server.wait_ready()
+        assert requests.post(server.url + "/score", data="x", timeout=30).json() == "printed"
+        server.stop()
+    lines = server.output.splitlines()
+    printed = [line for line in lines if "hello from" in line]
+    assert len(printed) == 2
+    if log_format == "json":
+        assert [json.loads(line)["logger"] for line in printed] == ["service.print", "service.print"]
+        assert json.loads(printed[1])["message"] == "hello from run() x"
+    else:
+        assert all(" service.print - hello from " in line for line in printed)
+    assert "to stderr" in lines
