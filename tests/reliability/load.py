@@ -84,7 +84,7 @@ def run_load(
 ) -> LoadResult:
     """Run ``clients`` threads of ``requests_per_client`` requests each; returns the counts when all have finished.
 
-    A client stops early when ``stop`` is set or ``deadline_s`` has passed.
+    A client stops early when ``stop`` is set, ``deadline_s`` has passed, or its connection is refused.
     """
     result = LoadResult()
     stop = stop or threading.Event()
@@ -110,6 +110,8 @@ def run_load(
                     result.statuses[status] += 1
                     if status == 200 and body != expected[name]:
                         result.wrong_bodies += 1
+            if failure == "ConnectionRefusedError":
+                break  # nothing listens any more (the server is stopping): the run is over for this client
         if connection is not None:
             connection.close()
 
