@@ -145,6 +145,7 @@ def test_sigterm_mid_load_lets_in_flight_requests_finish_and_exits_in_time(iris_
             )
         )
         load.start()
+        time.sleep(1.0)  # the load is running
         slow_answers = []
         slow_body = json.dumps({"data": [[5.1, 3.5, 1.4, 0.2]], "delay_s": 1.5}).encode()
 
