@@ -34,7 +34,8 @@ def ensure_wrk(install: bool) -> str | None:
 
 def wrk_version(binary: str) -> str:
     out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
-    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else "wrk"
+    text = (out.stdout or out.stderr).strip()
+    return text.splitlines()[0].split(" Copyright")[0] if text else "wrk"
 
 
 def run_wrk(
