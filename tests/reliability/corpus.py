@@ -13,6 +13,7 @@ The corpus targets the no-code entry script serving the plain iris SVC (no predi
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass
 
@@ -128,6 +129,7 @@ def _cases() -> list[Case]:
     add("utf16-odd-length", _post('{"data": 1}'.encode("utf-16-le") + b"\x00"))
     add("utf16-bad-json", _post('{"data": [[1, 2, 3, 4]]'.encode("utf-16")))
     add("utf16-lone-surrogate", _post(b'\xff\xfe{\x00"\x00d\x00"\x00:\x00 \x00\x00\xd8}\x00'))
+    add("gzip-body-without-support", _post(gzip.compress(valid.encode()), headers={"Content-Encoding": "gzip"}))
     add("utf32-wrong-keys", _post('{"nodata": [[1, 2, 3, 4]]}'.encode("utf-32")))
 
     # -- wrong and missing keys ---------------------------------------------------------------------------------------
@@ -204,6 +206,7 @@ def _cases() -> list[Case]:
     add("records-wrong-names", _data([{"a": 1, "b": 2, "c": 3, "d": 4}]))
     add("records-mixed-with-rows", _data([record, ROW]))
     add("records-string-value", _data([{**record, FEATURES[1]: "abc"}]))
+    add("records-nul-column-name", _data([{"\x00": 1.0}]))
     add("records-null-value", _data([{**record, FEATURES[1]: None}]))
 
     # -- the method parameter (no-code script) ------------------------------------------------------------------------
