@@ -102,6 +102,13 @@ class RunningServer:
             argv, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
+        try:
+            self._wait_ready(started)
+        except BaseException:
+            self.stop()  # also on SIGTERM/Ctrl-C mid-start: a with-block never sees a server whose start raised
+            raise
+
+    def _wait_ready(self, started: float) -> None:
         while time.monotonic() - started < self.ready_timeout:
             if self.proc.poll() is not None:
                 raise ServerStartError(
@@ -114,7 +121,6 @@ class RunningServer:
                 self.cold_start_s = time.monotonic() - started
                 return
             time.sleep(0.02)
-        self.stop()
         raise ServerStartError(
             f"{self.spec.name} was not ready on GET {self.spec.ready_path} within {self.ready_timeout:.0f} s:\n"
             f"{self.log_tail()}"

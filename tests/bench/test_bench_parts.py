@@ -169,3 +169,11 @@ def test_cli_rejects_bad_arguments_with_status_2():
     )
     assert done.returncode == 2
     assert "--reps: expected a positive integer, got 0" in done.stderr
+
+
+def test_a_server_that_never_gets_ready_is_stopped(tmp_path):
+    spec = ServerSpec("silent", "silent", "s", (sys.executable, "-c", "import time; time.sleep(120)"))
+    server = RunningServer(spec, tmp_path, ready_timeout=1.0)
+    with pytest.raises(Exception, match="silent was not ready on GET / within 1 s"):
+        server.start()
+    assert server.proc.poll() is not None
