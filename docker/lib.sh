@@ -5,28 +5,28 @@
 
 BASE_IMAGE="python:3.11-slim"
 STANDIN_LABEL="io.github.sklearn-scoring.standin"
-DEBIAN_IMAGE="localhost/debian:bookworm-local"
+DEBIAN_IMAGE="localhost/debian-python3:bookworm-local"
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# Install podman and what rootful podman needs here (runc, CNI plugins, iptables, debootstrap) when missing.
+# Install podman and what rootful podman needs here (runc, CNI plugins, iptables), and mmdebstrap, when missing.
 # Idempotent: does nothing when every command is already on PATH.
 podman_install() {
     local missing=()
     local cmd
-    for cmd in podman runc iptables debootstrap; do
+    for cmd in podman runc iptables mmdebstrap; do
         command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
     done
     [ -d /usr/lib/cni ] || missing+=("cni-plugins")
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-        die "missing ${missing[*]}: install podman (with runc, CNI plugins, iptables, debootstrap) or run as root on Debian"
+        die "missing ${missing[*]}: install podman, runc, CNI plugins, iptables, mmdebstrap (or run as root on Debian)"
     fi
-    log "installing podman, runc, containernetworking-plugins, iptables, debootstrap (missing: ${missing[*]})"
+    log "installing podman, runc, containernetworking-plugins, iptables, mmdebstrap (missing: ${missing[*]})"
     timeout 300 apt-get update -qq || die "apt-get update failed"
     DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends \
-        podman runc containernetworking-plugins iptables debootstrap >/dev/null || die "apt-get install failed"
+        podman runc containernetworking-plugins iptables mmdebstrap >/dev/null || die "apt-get install failed"
 }
 
 # Write a containers.conf into directory $1 and export CONTAINERS_CONF. Rootful podman's default rlimits exceed the
@@ -65,21 +65,26 @@ debian_mirror() {
     printf '%s\n' "$mirror"
 }
 
-# Build the stand-in python:3.11-slim from a debootstrap'd bookworm (python3 is 3.11 there), once per machine.
-# $1: a scratch directory. The host's extra CA certificates are baked into this CI-only base so pip inside builds
-# trusts a TLS-intercepting proxy; the project Dockerfile itself stays unchanged.
+# Build the stand-in python:3.11-slim once per machine: a bookworm rootfs with Debian's python3 (3.11), pip and
+# venv, made by mmdebstrap in one step (parallel downloads, no apt-get inside a container) and imported as
+# $DEBIAN_IMAGE, then finished by docker/standin/Containerfile. $1: a scratch directory. The host's extra CA
+# certificates are baked into this CI-only base so pip inside builds trusts a TLS-intercepting proxy; the project
+# Dockerfiles stay unchanged.
 standin_build() {
     local work=$1 here
     here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
     if ! podman image exists "$DEBIAN_IMAGE"; then
         local mirror
         mirror=$(debian_mirror)
-        log "debootstrap --variant=minbase bookworm (log: $work/debootstrap.log)"
-        timeout 600 debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
-            || { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
-        tar -C "$work/rootfs" -c . | timeout 300 podman import -q - "$DEBIAN_IMAGE" >/dev/null \
+        # Check-Valid-Until/Date off as in the host's apt config (snapshot mirrors); mmdebstrap keeps them in the image.
+        log "mmdebstrap --variant=minbase bookworm + python3 (log: $work/mmdebstrap.log)"
+        timeout 900 mmdebstrap --variant=minbase --include=python3,python3-pip,python3-venv,ca-certificates \
+            --aptopt='Acquire::Check-Valid-Until "false"' --aptopt='Acquire::Check-Date "false"' \
+            bookworm "$work/rootfs.tar" "$mirror" >"$work/mmdebstrap.log" 2>&1 \
+            || { tail -n 30 "$work/mmdebstrap.log" >&2; die "mmdebstrap failed"; }
+        timeout 300 podman import -q "$work/rootfs.tar" "$DEBIAN_IMAGE" >/dev/null \
             || die "podman import of the bookworm rootfs failed"
-        rm -rf "$work/rootfs"
+        rm -f "$work/rootfs.tar"
     fi
     local cas=/usr/local/share/ca-certificates
     [ -d "$cas" ] || cas=$(mktemp -d "$work/no-ca.XXXX")
@@ -106,8 +111,8 @@ base_ensure() {
 # Print a clear notice about which base image the build used.
 base_notice() {
     if base_is_standin; then
-        log "NOTE: the base image $BASE_IMAGE is a LOCAL STAND-IN (Debian bookworm python3 3.11, built by docker/lib.sh)," \
-            "not the Docker Hub image; the Dockerfile is unchanged."
+        log "NOTE: the base image $BASE_IMAGE is a LOCAL STAND-IN (Debian bookworm python3 3.11, built by" \
+            "docker/lib.sh), not the Docker Hub image; the Dockerfile is unchanged."
     else
         log "base image: $BASE_IMAGE ($(podman image inspect --format '{{.Id}}' "$BASE_IMAGE" | cut -c1-12))"
     fi

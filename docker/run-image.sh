@@ -45,6 +45,7 @@ fi
 
 name_tag="sklearn-scoring-$PORT"
 log "serving $model_dir as $name:$version on http://127.0.0.1:$PORT (container $name_tag, Ctrl-C to stop)"
-log "try: curl -s -H 'Content-Type: application/json' -d '{\"data\": [[5.1, 3.5, 1.4, 0.2]]}' http://127.0.0.1:$PORT/score"
+body='{"data": [[5.1, 3.5, 1.4, 0.2]]}'
+log "try: curl -s -H 'Content-Type: application/json' -d '$body' http://127.0.0.1:$PORT/score"
 podman run --rm --name "$name_tag" -p "127.0.0.1:$PORT:5001" \
     -v "$model_dir:$target:ro" -e "AZUREML_MODEL_DIR=$target" "${script_args[@]}" "$@" "$IMAGE"
