@@ -21,6 +21,8 @@ def engine_available():
         pytest.skip("podman is not installed and cannot be installed here (needs root and apt-get)")
 
 
+# A cold machine (podman install, stand-in base, pip downloads) took about 5 minutes; allow for a slower one.
+@pytest.mark.timeout(1500)
 def test_ci_check_builds_runs_and_probes_the_image(engine_available, iris_model_dir):
     env = {**os.environ, "PYTHON": sys.executable}
     result = subprocess.run(
@@ -29,7 +31,7 @@ def test_ci_check_builds_runs_and_probes_the_image(engine_available, iris_model_
         env=env,
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=1400,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
