@@ -7,6 +7,6 @@ from reliability_helpers import Server, iris_args
 
 @pytest.fixture(scope="module")
 def no_code_server(iris_model_dir):
-    """The no-code entry script serving the plain iris SVC, with a 1 MiB body limit (the corpus target)."""
+    """The no-code entry script serving the plain iris SVC, 1 worker of WORKER_THREADS threads, 1 MiB body limit."""
     with Server(*iris_args(iris_model_dir, script=None), env={"MAX_REQUEST_BODY_BYTES": str(BODY_LIMIT)}) as server:
         yield server.wait_ready()

@@ -22,7 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 START_TIMEOUT_S = 60
 ROW = [5.1, 3.5, 1.4, 0.2]
+WORKER_THREADS = 4
+"""gthread threads per worker of the servers started here (set explicitly, so tests don't follow the default)."""
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+# Service settings of the test process's own environment must not leak into the servers started here.
+_SERVICE_ENV_PREFIXES = ("AZUREML_", "AML_", "SCORING_", "WORKER_", "SERVER_", "MAX_REQUEST", "GUNICORN_", "SERVICE_")
 
 
 def free_port() -> int:
@@ -67,7 +71,14 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ready_path = ready_path
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "AML_APP_ROOT": str(SCRIPTS), **(env or {})}
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(_SERVICE_ENV_PREFIXES)}
+        full_env = {
+            **inherited,
+            "PYTHONUNBUFFERED": "1",
+            "AML_APP_ROOT": str(SCRIPTS),
+            "WORKER_THREADS": str(WORKER_THREADS),
+            **(env or {}),
+        }
         full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
         # A file, not a pipe: a chatty server must never block on a full pipe buffer.
         self.log = tempfile.TemporaryFile(mode="w+")

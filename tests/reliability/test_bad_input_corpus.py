@@ -11,11 +11,10 @@ from collections import Counter
 import pytest
 from corpus import CASES
 from raw_http import exchange, request_bytes
-from reliability_helpers import leaks
+from reliability_helpers import WORKER_THREADS, leaks
 
 pytestmark = pytest.mark.slow
 VALID = request_bytes("POST", "/score", b'{"data": [[5.1, 3.5, 1.4, 0.2], [6.5, 3.0, 5.5, 1.8]]}')
-WORKER_THREADS = 4  # the service's default WORKER_THREADS
 LORIS_DEADLINE_S = 10.0
 
 

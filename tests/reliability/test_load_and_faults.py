@@ -18,7 +18,7 @@ import time
 import pytest
 from load import expected_bodies, run_load
 from raw_http import exchange, request_bytes
-from reliability_helpers import Server, iris_args
+from reliability_helpers import WORKER_THREADS, Server, iris_args
 
 pytestmark = pytest.mark.slow
 CLIENTS = 8
@@ -28,7 +28,6 @@ RECOVERY_LIMIT_S = 5.0
 GRACEFUL_TIMEOUT_S = 30  # the launcher's gunicorn graceful_timeout
 SCORING_TIMEOUT_MS = 500
 HANG_LIMIT_S = 8.0  # scripts/iris_faults.py: how long a "hang" lasts before run() returns by itself
-WORKER_THREADS = 4
 BLOCKING_HANGS = 8  # more than the runner's run() threads (MAX_CONCURRENT_RUNS + 4); 8 x 0.5 s < HANG_LIMIT_S
 VALID = request_bytes("POST", "/score", b'{"data": [[5.1, 3.5, 1.4, 0.2]]}')
 
