@@ -1,6 +1,6 @@
 """Benchmark our scoring service against azureml-inference-server-http 1.5.1 and the HTTP and compute floors.
 
-Command line: ``python -m bench [--quick] [--reps N] [--client auto|wrk|python] [--out FILE]``.
+Command line: ``python -m bench [--quick] [--reps N] [--client auto|wrk|python] [--with-mlflow] [--out FILE]``.
 
 Exit status: 0 when every server started and every request got a 200; 1 when something failed (the JSON and the
 table still record what was measured); 2 for bad arguments or a missing prerequisite.
@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import report
-from bench.configs import server_specs
+from bench import mlflow_peer, report
+from bench.configs import MAIN_WORKLOADS, server_specs
 from bench.runner import Plan, run_plan
 from bench.servers import REPO_ROOT
 from bench.workloads import workloads, write_bodies, write_model_dirs
@@ -54,6 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=("all", "reference"),
         default="all",
         help="'reference' leaves our service out (reference server and floors only)",
+    )
+    parser.add_argument(
+        "--with-mlflow", action="store_true", help="also run (d) MLflow models serve (builds .venv-mlflow once)"
     )
     parser.add_argument("--time-limit", type=_positive_int, default=120, help="seconds allowed per load run")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output (default bench/results/latest.json)")
@@ -102,16 +105,31 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"error: the reference server's venv is not available: {exc}", file=sys.stderr)
         return 2
+    mlflow_bin = None
+    if args.with_mlflow:
+        try:
+            mlflow_bin = mlflow_peer.ensure_venv()
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            print(f"error: the MLflow venv is not available: {exc}", file=sys.stderr)
+            return 2
     work = workloads(args.quick)
     started = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         tmp_path = Path(tmp)
         models = write_model_dirs(tmp_path / "models")
+        specs = server_specs(ref_python, models, include_ours=args.only == "all")
+        if mlflow_bin:
+            try:
+                saved = mlflow_peer.save_models(mlflow_bin, models, tmp_path)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                print(f"error: could not save the models for MLflow: {exc}", file=sys.stderr)
+                return 2
+            specs += mlflow_peer.mlflow_specs(mlflow_bin, saved, MAIN_WORKLOADS)
         plan = Plan(
-            specs=server_specs(ref_python, models, include_ours=args.only == "all"),
+            specs=specs,
             work=work,
             reps=reps,
-            bodies=write_bodies(tmp_path, work),
+            bodies=write_bodies(tmp_path, work, ("data", "inputs") if mlflow_bin else ("data",)),
             models=models,
             wrk=wrk,
             time_limit=args.time_limit,

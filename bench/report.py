@@ -28,6 +28,10 @@ RATIOS = [
     ("ours", "floor-compute", "batch1000", "rows_s"),
     ("ours", "floor-compute", "big100k", "rows_s"),
     ("ours", "floor-compute", "proba1000", "rows_s"),
+    ("ours", "mlflow", "seq1", "req_s"),
+    ("ours", "mlflow", "par8", "req_s"),
+    ("ours", "mlflow", "batch1000", "rows_s"),
+    ("ours", "mlflow", "proba1000", "rows_s"),
     ("reference", "floor-http", "seq1", "req_s"),
     ("reference", "floor-compute", "batch1000", "rows_s"),
 ]

@@ -27,7 +27,7 @@ class Plan:
     specs: list[ServerSpec]
     work: list[Workload]
     reps: int
-    bodies: dict[str, Path]
+    bodies: dict[str, dict[str, Path]]
     models: dict[str, Path]
     wrk: str | None
     time_limit: int
@@ -57,10 +57,12 @@ def _record(result: LoadResult, rows: int, server_cpu_s: float, busy_s: float, w
 
 
 def _load(plan: Plan, server: RunningServer, w: Workload, count: int) -> LoadResult:
+    spec = server.spec
+    body = plan.bodies[spec.body_key][w.name]
     # wrk for the repeated workloads; one 100 000-row request is a single exchange, timed by the Python client
     if plan.wrk and count >= w.connections and w.count > 1:
-        return run_wrk(plan.wrk, server.url, "/score", plan.bodies[w.name], count, w.connections, plan.time_limit)
-    return run_python(server.url, "/score", plan.bodies[w.name].read_bytes(), count, w.connections, plan.time_limit)
+        return run_wrk(plan.wrk, server.url, spec.score_path, body, count, w.connections, plan.time_limit)
+    return run_python(server.url, spec.score_path, body.read_bytes(), count, w.connections, plan.time_limit)
 
 
 def measure_workload(plan: Plan, server: RunningServer, w: Workload) -> dict:
@@ -78,7 +80,7 @@ def measure_workload(plan: Plan, server: RunningServer, w: Workload) -> dict:
 
 def measure_compute_floor(plan: Plan, w: Workload, models: dict) -> dict:
     """The in-process floor for ``w``: its own CPU is the 'server' CPU."""
-    body = plan.bodies[w.name].read_bytes()
+    body = plan.bodies["data"][w.name].read_bytes()
     busy0, _ = procstat.machine_cpu_seconds()
     wall0 = time.monotonic()
     method = "predict_proba" if w.model == PROBA else "predict"

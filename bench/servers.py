@@ -34,7 +34,8 @@ class ServerStartError(RuntimeError):
 @dataclass(frozen=True)
 class ServerSpec:
     """How to launch one configuration. ``argv`` items may contain ``{port}``; the cwd is the repository root.
-    ``system`` is the result row the instance reports into; ``workloads`` the workload names it is measured with."""
+    ``system`` is the result row the instance reports into; ``workloads`` the workload names it is measured with;
+    requests go to ``score_path`` with the rows under ``body_key``."""
 
     name: str
     system: str
@@ -43,6 +44,8 @@ class ServerSpec:
     ready_path: str = "/"
     env: dict[str, str] = field(default_factory=dict)
     workloads: tuple[str, ...] = ()
+    score_path: str = "/score"
+    body_key: str = "data"
 
 
 def free_port() -> int:

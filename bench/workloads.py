@@ -52,13 +52,16 @@ def iris_rows(n: int, seed: int = 0) -> list[list[float]]:
     return data[np.random.default_rng(seed).integers(0, len(data), n)].tolist()
 
 
-def write_bodies(target: Path, work: list[Workload]) -> dict[str, Path]:
-    """Write each workload's body ``{"data": [[...], ...]}`` into ``target``; returns name → file."""
-    files = {}
+def write_bodies(target: Path, work: list[Workload], keys: tuple[str, ...] = ("data",)) -> dict[str, dict[str, Path]]:
+    """Write each workload's body ``{key: [[...], ...]}`` into ``target`` for every top-level ``key`` ("data" for
+    Azure entry scripts, "inputs" for MLflow); returns key → workload name → file. Same rows for every key."""
+    files: dict[str, dict[str, Path]] = {key: {} for key in keys}
     for w in work:
-        path = target / f"{w.name}.json"
-        path.write_text(json.dumps({"data": iris_rows(w.rows)}))
-        files[w.name] = path
+        rows = iris_rows(w.rows)
+        for key in keys:
+            path = target / f"{w.name}.{key}.json"
+            path.write_text(json.dumps({key: rows}))
+            files[key][w.name] = path
     return files
 
 
