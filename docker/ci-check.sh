@@ -63,7 +63,7 @@ base_ensure "$work"
 if base_is_standin; then
     echo "NOTE ==================================================================================================="
     echo "NOTE The base image python:3.11-slim is a LOCAL STAND-IN built from Debian bookworm (python3 3.11),"
-    echo "NOTE not the Docker Hub image: no image registry is reachable here. docker/Dockerfile is unchanged."
+    echo "NOTE not the Docker Hub image, which could not be pulled here. docker/Dockerfile is unchanged."
     echo "NOTE ==================================================================================================="
 fi
 build_start=$SECONDS
@@ -71,7 +71,7 @@ IMAGE=$IMAGE bash "$here/build-image.sh" || fail "build of $IMAGE"
 echo "PASS built $IMAGE in $((SECONDS - build_start)) s"
 # The training image builds meanwhile (mostly pip downloads), checked at the end.
 train_build_start=$SECONDS
-IMAGE=$TRAIN_IMAGE DOCKERFILE=docker/Dockerfile.train setsid bash "$here/build-image.sh" >"$work/train-build.out" 2>&1 &
+IMAGE=$TRAIN_IMAGE DOCKERFILE=docker/Dockerfile.train setsid -w bash "$here/build-image.sh" >"$work/train-build.out" 2>&1 &
 train_build_pid=$!
 
 # --- the model
