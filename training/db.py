@@ -1,5 +1,6 @@
 """The local workspace: where it is, and connections to its SQLite database (DDL in schema.sql)."""
 
+import fcntl
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -38,14 +39,27 @@ def connect(workspace: Path) -> Iterator[sqlite3.Connection]:
     try:
         try:
             connection.execute("PRAGMA busy_timeout = 60000")
-            connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA foreign_keys = ON")
-            connection.executescript(_SCHEMA.read_text())
-        except sqlite3.DatabaseError as exc:
+            with _init_lock(workspace):
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.executescript(_SCHEMA.read_text())
+        except (OSError, sqlite3.DatabaseError) as exc:
             raise _unavailable(workspace, exc) from exc
         yield connection
     finally:
         connection.close()
+
+
+@contextmanager
+def _init_lock(workspace: Path) -> Iterator[None]:
+    """Serialise the WAL switch and the schema script across processes.
+
+    SQLite answers "database is locked" at once, without waiting for busy_timeout, when two connections switch a new
+    database to WAL at the same moment, so the first connections of parallel processes take turns here.
+    """
+    with open(workspace / "workspace.db.init-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _unavailable(workspace: Path, exc: Exception) -> WorkspaceUnavailable:
