@@ -12,14 +12,23 @@ import time
 import uuid
 
 from flask import Flask, Response, current_app, g, request
+from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkExtension, InvalidChunkSize, ParseException
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service import auth, cors, logs
 from service.compat import AMLResponse
-from service.errors import HeaderTooLong, HTTPStatusError, InternalError, PayloadTooLarge, ServiceError
+from service.errors import (
+    BadInput,
+    HeaderTooLong,
+    HTTPStatusError,
+    InternalError,
+    PayloadTooLarge,
+    ServiceError,
+)
 
 logger = logging.getLogger("service")
 ID_HEADER_LIMIT = 100
+_CHUNK_ERRORS = (InvalidChunkSize, ChunkMissingTerminator, InvalidChunkExtension)
 
 
 def register(app: Flask) -> None:
@@ -29,6 +38,7 @@ def register(app: Flask) -> None:
     app.teardown_request(_teardown_request)
     app.register_error_handler(ServiceError, _error_response)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(ParseException, _unreadable_body)
     app.register_error_handler(Exception, _unexpected_error)
 
 
@@ -138,6 +148,15 @@ def _http_error(error: HTTPException) -> Response:
         # App-level 404/405: the reference's body, without the request-id/version/CORS headers.
         return AMLResponse({"message": error.description}, error.code or 500, json_str=True)
     return _error_response(HTTPStatusError(error.code or 500, error.description or error.name))
+
+
+def _unreadable_body(error: ParseException) -> Response:
+    # gunicorn parses a chunked body only as the app reads it. The rest of the stream cannot be trusted, so close.
+    what = "chunked transfer encoding" if isinstance(error, _CHUNK_ERRORS) else "HTTP framing"
+    logger.warning("Unreadable request body: %s (request_id=%s)", type(error).__name__, g.get("request_id"))
+    return _error_response(
+        BadInput(f"The request body could not be read: its {what} is malformed.", headers={"Connection": "close"})
+    )
 
 
 def _unexpected_error(error: Exception) -> Response:

@@ -288,8 +288,6 @@ def _cases() -> list[Case]:
         + valid.encode()
         + b"\r\n0\r\n\r\n",
         400,
-        service_json=False,
-        bug="an invalid chunk size raises inside the app (gunicorn InvalidChunkSize) and is answered 500, not 400",
     )
 
     # -- request lines and headers gunicorn rejects -------------------------------------------------------------------
