@@ -22,6 +22,7 @@ _VERSIONS = {
     "3": (("3", "3.0"), ("swagger3.json",), "3.0"),
     "3.1": (("3.1",), ("swagger3.1.json",), "3.1"),
 }
+_QUOTE_LIMIT = 40
 _UNDECORATED_SCHEMA = {"type": "object", "example": {}}
 _HEALTH_DESCRIPTION = "Simple health check endpoint to ensure the service is up at any given point."
 _HEALTH_OK = "If service is up and running, this response will be returned with the content 'Healthy'"
@@ -50,11 +51,13 @@ class SwaggerDocuments:
             example arrays); the message lists the supported versions, as the reference's 404 does.
         """
         supported = ", ".join(sorted(self.supported))
+        # The reference quotes the value whole; a long one is cut so the answer never echoes large client input.
+        shown = version if len(version) <= _QUOTE_LIMIT else version[: _QUOTE_LIMIT - 3] + "..."
         if not any(version in aliases for aliases, _, _ in _VERSIONS.values()):
-            raise NotFound(f"Swagger version [{version}] is not valid. Supported versions: [{supported}].")
+            raise NotFound(f"Swagger version [{shown}] is not valid. Supported versions: [{supported}].")
         if version not in self._documents:
             raise NotFound(
-                f"Swagger version [{version}] is not supported for the scoring script. "
+                f"Swagger version [{shown}] is not supported for the scoring script. "
                 f"Supported swagger versions: [{supported}]."
             )
         return self._documents[version]

@@ -194,6 +194,14 @@ def test_unknown_swagger_version_is_404(iris, version):
     assert response.get_json()["message"] == expected
 
 
+def test_long_swagger_version_is_quoted_up_to_40_characters(iris):
+    version = "v" * 39 + "-END-OF-A-LONG-VALUE"
+    message = iris.get(f"/swagger.json?version={version}").get_json()["message"]
+    assert message == f"Swagger version [{'v' * 37}...] is not valid. Supported versions: [2, 3, 3.1]."
+    exact = iris.get(f"/swagger.json?version={'w' * 40}").get_json()["message"]
+    assert f"[{'w' * 40}]" in exact
+
+
 def test_swagger_for_undecorated_run_has_object_schemas():
     document = make_client("query_echo.py").get("/swagger.json").get_json()
     assert document["definitions"]["ServiceInput"] == {"type": "object", "example": {}}
