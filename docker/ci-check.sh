@@ -146,6 +146,13 @@ mkdir -p "$ctx/models/sklearn-iris" "$ctx/docker"
 cp -R "$root/service" "$root/requirements-service.txt" "$root/.dockerignore" "$ctx/"
 cp "$root/docker/healthcheck.py" "$ctx/docker/"
 cp -R "$model_dir" "$ctx/models/sklearn-iris/1"
+if timeout 600 podman build --pull=never --format docker -f "$root/docker/Dockerfile" -t "$BAKED_IMAGE-bad" \
+    --build-arg MODEL_DIR=models/missing "$ctx" >"$work/bad-model.log" 2>&1; then
+    fail "the build with --build-arg MODEL_DIR=models/missing succeeded"
+fi
+bad_model_msg="MODEL_DIR=models/missing: expected a model directory (with model.json) inside the build context"
+grep -q "$bad_model_msg" "$work/bad-model.log" || { tail -n 20 "$work/bad-model.log"; fail "no clear MODEL_DIR error"; }
+echo "PASS a wrong --build-arg MODEL_DIR fails the build: $bad_model_msg"
 timeout 600 podman build --pull=never --format docker -f "$root/docker/Dockerfile" -t "$BAKED_IMAGE" \
     --build-arg MODEL_DIR=models/sklearn-iris/1 --build-arg MODEL_NAME=sklearn-iris --build-arg MODEL_VERSION=1 \
     "$ctx" >"$work/baked.log" 2>&1 || { tail -n 30 "$work/baked.log"; fail "build with MODEL_DIR"; }

@@ -44,6 +44,7 @@ def test_ci_check_builds_runs_and_probes_the_image(engine_available, iris_model_
         "PASS POST /score with invalid JSON -> 400",
         "PASS no C compiler",
         "PASS SIGTERM: exit code 0",
+        "PASS a wrong --build-arg MODEL_DIR fails the build",
         "PASS baked model (--build-arg MODEL_DIR) served by a mounted entry script",
         "PASS hadolint docker/Dockerfile.train",
         "PASS scikit-learn numpy scipy joblib versions equal in both images",

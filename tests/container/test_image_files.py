@@ -122,3 +122,12 @@ def test_run_image_rejects_a_missing_model_dir(args, message):
     )
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_build_image_rejects_an_unknown_dockerfile():
+    env = {"PATH": "/usr/bin:/bin", "DOCKERFILE": "docker/Dockerfile.nope"}
+    result = subprocess.run(
+        ["bash", str(ROOT / "docker" / "build-image.sh")], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert "DOCKERFILE=docker/Dockerfile.nope is not a file" in result.stderr
