@@ -14,6 +14,11 @@ import orjson
 TEXT_FORMAT = "%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"
 access_logger = logging.getLogger("service.access")
 print_logger = logging.getLogger("service.print")
+# Client-supplied text (a percent-decoded path may hold CR/LF) must never start a log line of its own.
+_ESCAPES = {
+    **{code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, 0x85)},
+    **{ord("\\"): "\\\\", ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", 0x2028: "\\u2028", 0x2029: "\\u2029"},
+}
 
 
 class UtcFormatter(logging.Formatter):
@@ -61,8 +66,21 @@ def logging_config(level: str, log_format: str) -> dict:
     }
 
 
+def escape_controls(text: str) -> str:
+    """``text`` with backslashes, control characters and line separators escaped (``\\n``, ``\\x1b``, ``\\\\``).
+
+    The result is one line that reads back unambiguously, whatever the client sent.
+    """
+    return text.translate(_ESCAPES)
+
+
 def log_access(method: str, path: str, status: int, duration_ms: float, request_id: str | None) -> None:
-    """Write the one access line of a request: method, path (with query), status, duration and request id."""
+    """Write the one access line of a request: method, path (with query), status, duration and request id.
+
+    Method, path and request id come from the client and are written through :func:`escape_controls`.
+    """
+    method, path = escape_controls(method), escape_controls(path)
+    request_id = None if request_id is None else escape_controls(request_id)
     access_logger.info(
         "%s %s %d %.3fms %s",
         method,

@@ -47,6 +47,11 @@ def current_scoring():
     return current_app.extensions["scoring"]
 
 
+def log_request_id() -> str:
+    """This request's id as log lines may quote it: control characters escaped, "-" when there is none."""
+    return logs.escape_controls(g.get("request_id") or "-")
+
+
 def _before_request() -> None:
     g.started = time.perf_counter()
     g.request_id = g.legacy_request_id = g.client_request_id = None
@@ -153,12 +158,12 @@ def _http_error(error: HTTPException) -> Response:
 def _unreadable_body(error: ParseException) -> Response:
     # gunicorn parses a chunked body only as the app reads it. The rest of the stream cannot be trusted, so close.
     what = "chunked transfer encoding" if isinstance(error, _CHUNK_ERRORS) else "HTTP framing"
-    logger.warning("Unreadable request body: %s (request_id=%s)", type(error).__name__, g.get("request_id"))
+    logger.warning("Unreadable request body: %s (request_id=%s)", type(error).__name__, log_request_id())
     return _error_response(
         BadInput(f"The request body could not be read: its {what} is malformed.", headers={"Connection": "close"})
     )
 
 
 def _unexpected_error(error: Exception) -> Response:
-    logger.exception("Unexpected error (request_id=%s)", g.get("request_id"))
+    logger.exception("Unexpected error (request_id=%s)", log_request_id())
     return _error_response(InternalError())

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 
 from service import inputs, pipeline
 from service.compat import AMLResponse
 from service.entry_script import InputStyle
 from service.errors import InternalError, MethodNotAllowed, NotFound, RunFailed, ScoringTimeout
-from service.pipeline import current_scoring
+from service.pipeline import current_scoring, log_request_id
 from service.responses import dumps
 
 logger = logging.getLogger("service")
@@ -47,11 +47,11 @@ def _score() -> Response:
     try:
         output, elapsed_ms = runner.run(arguments, request.headers)
     except ScoringTimeout:
-        logger.error("run() exceeded SCORING_TIMEOUT_MS=%d (request_id=%s)", runner.timeout_ms, g.request_id)
+        logger.error("run() exceeded SCORING_TIMEOUT_MS=%d (request_id=%s)", runner.timeout_ms, log_request_id())
         raise
     except BaseException:
         # run() runs in another thread, so even SystemExit there is only this request's failure.
-        logger.exception("run() raised an exception (request_id=%s)", g.request_id)
+        logger.exception("run() raised an exception (request_id=%s)", log_request_id())
         raise RunFailed() from None
     response = _render_output(output)
     response.headers["x-ms-run-fn-exec-ms"] = f"{elapsed_ms:.3f}"
@@ -66,7 +66,7 @@ def _render_output(output: object) -> Response:
     try:
         body = b"{}" if output is None else dumps(output)
     except TypeError:
-        logger.exception("run() returned a value with no JSON form (request_id=%s)", g.request_id)
+        logger.exception("run() returned a value with no JSON form (request_id=%s)", log_request_id())
         raise InternalError() from None
     response = Response(body, 200, mimetype="application/json")
     response.headers["x-ms-run-function-failed"] = "False"

@@ -1,0 +1,33 @@
+"""service.logs: control characters in client-supplied values are escaped, so one request is one log line."""
+
+import logging
+
+import pytest
+
+from service.logs import escape_controls, log_access
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/score", "/score"),
+        ("/a\nb", "/a\\nb"),
+        ("/a\r\nb", "/a\\r\\nb"),
+        ("/a\tb\x00c\x1b[31m\x7f", "/a\\tb\\x00c\\x1b[31m\\x7f"),
+        ("/a\u2028b\u2029c\x85d", "/a\\u2028b\\u2029c\\x85d"),
+        ("/literal\\nbackslash", "/literal\\\\nbackslash"),
+        ("/café/☃", "/café/☃"),
+    ],
+)
+def test_escape_controls(text, expected):
+    assert escape_controls(text) == expected
+    assert len(escape_controls(text).splitlines()) == 1
+
+
+def test_access_line_escapes_path_and_request_id(caplog):
+    with caplog.at_level(logging.INFO, logger="service.access"):
+        log_access("GET", "/x\n2026-01-01 forged", 404, 1.5, "id\r\nforged")
+    [record] = caplog.records
+    assert record.getMessage() == "GET /x\\n2026-01-01 forged 404 1.500ms id\\r\\nforged"
+    assert record.access["path"] == "/x\\n2026-01-01 forged"
+    assert record.access["request_id"] == "id\\r\\nforged"
