@@ -86,8 +86,8 @@ def create_app(
         The model directory's model.json is invalid or its model file fails the sha256 check.
     service.errors.EntryScriptError
         The entry script cannot be imported or breaks the init()/run() contract.
-    Exception
-        Whatever init() raised, when it runs in this thread.
+    service.errors.InitFailed
+        init() raised, when it runs in this thread (the original exception is its ``__cause__``).
     """
     # The entry-script contract: scripts read the model location from the environment.
     if settings.model_dir is not None:

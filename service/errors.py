@@ -100,3 +100,7 @@ class HTTPStatusError(ServiceError):
 
 class EntryScriptError(Exception):
     """The entry script cannot be used: import failed, init/run missing, or run() has an unusable signature."""
+
+
+class InitFailed(Exception):
+    """The entry script's init() raised; the message names the script and the cause, ``__cause__`` is the original."""

@@ -99,10 +99,16 @@ class ScoringApplication(BaseApplication):
         from service.app import create_app
 
         if self.cfg.preload_app:
+            from service.errors import EntryScriptError, InitFailed
+            from service.model_dir import ModelDirError
+
             try:
                 return create_app(self.settings, verify_model=False)
-            except Exception:
-                logger.exception("Refusing to start: loading the entry script or its init() failed")
+            except Exception as exc:
+                # These messages name their cause already; anything else gets its type on the line.
+                known = isinstance(exc, (EntryScriptError, InitFailed, ModelDirError))
+                cause = str(exc) if known else f"preparing the app raised {type(exc).__name__}: {exc}"
+                logger.critical("Refusing to start: %s", cause, exc_info=exc)
                 sys.exit(EXIT_BOOT)
         return create_app(self.settings, init_in_background=True, on_init_failure=_exit_worker, verify_model=False)
 

@@ -18,7 +18,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from enum import Enum
 
 from service.entry_script import EntryScript
-from service.errors import NotReady, ScoringTimeout
+from service.errors import InitFailed, NotReady, ScoringTimeout
+from service.logs import escape_controls
 
 logger = logging.getLogger("service.runner")
 _SPARE_THREADS = 4
@@ -74,12 +75,21 @@ class Runner:
     ) -> None:
         """Run the script's init(): in this thread (exceptions propagate) or in a background thread.
 
-        ``on_ready`` is called once init() has succeeded. In the background, a failing init() is logged, the state
-        becomes FAILED and ``on_failure(exc)`` is called.
+        ``on_ready`` is called once init() has succeeded. In the background, a failing init() is logged (one line
+        naming the script and the cause, then the traceback), the state becomes FAILED and ``on_failure(exc)`` is
+        called.
+
+        Raises
+        ------
+        InitFailed
+            init() raised, in this thread; its message names the script and the cause.
         """
         if not background:
             try:
                 self._init(on_ready)
+            except Exception as exc:
+                self.state = State.FAILED
+                raise InitFailed(self._describe_failure(exc)) from exc
             finally:
                 self._settled.set()
             return
@@ -88,7 +98,7 @@ class Runner:
             try:
                 self._init(on_ready)
             except BaseException as exc:
-                logger.exception("User's init function failed")
+                logger.error("Refusing to start: %s", self._describe_failure(exc), exc_info=exc)
                 self.state = State.FAILED
                 if on_failure is not None:
                     on_failure(exc)
@@ -96,6 +106,10 @@ class Runner:
                 self._settled.set()
 
         threading.Thread(target=target, name="entry-script-init", daemon=True).start()
+
+    def _describe_failure(self, exc: BaseException) -> str:
+        # One log line: the script, the exception type and its message (the traceback follows on its own lines).
+        return f"init() in {self.script.path.name} raised {type(exc).__name__}: {escape_controls(str(exc))}"
 
     def _init(self, on_ready: Callable[[], None] | None) -> None:
         logger.info("Invoking user's init function")
