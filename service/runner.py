@@ -26,12 +26,11 @@ _SPARE_THREADS = 4
 
 
 class State(Enum):
-    """Where the worker is in its life; only READY serves /score."""
+    """Where the worker's init() is; only READY serves /score."""
 
     STARTING = "starting"
     READY = "ready"
     FAILED = "failed"
-    STOPPING = "stopping"
 
 
 class _Interrupted(BaseException):
@@ -55,6 +54,7 @@ class Runner:
         self.script = script
         self.timeout_ms = timeout_ms
         self.state = State.STARTING
+        self.stopping = False
         self.init_seconds: float | None = None
         self._settled = threading.Event()
         self._turns = threading.BoundedSemaphore(threads)
@@ -64,7 +64,7 @@ class Runner:
     @property
     def ready(self) -> bool:
         """True once init() has finished and until shutdown begins."""
-        return self.state is State.READY
+        return self.state is State.READY and not self.stopping
 
     def start(
         self,
@@ -119,21 +119,28 @@ class Runner:
         logger.info("User's init has completed successfully in %.3f s", self.init_seconds)
         if on_ready is not None:
             on_ready()
-        if self.state is State.STARTING:
-            self.state = State.READY
+        self.state = State.READY
 
     def begin_shutdown(self) -> None:
-        """Mark the worker as stopping: readiness and /score answer 503 from now on."""
-        self.state = State.STOPPING
+        """Mark the worker as stopping: readiness answers 503 from now on, so a balancer sends no new requests.
+
+        /score keeps serving: gunicorn stops accepting connections, and requests it has already accepted are
+        answered normally within the graceful timeout.
+        """
+        self.stopping = True
 
     def check_ready(self) -> None:
         """Raises NotReady (503) unless init() has finished and the worker is not stopping."""
+        if self.stopping and self.state is State.READY:
+            raise NotReady("The service is shutting down.", headers={"Retry-After": "1"})
+        self._check_initialised()
+
+    def _check_initialised(self) -> None:
         if self.state is State.READY:
             return
         reasons = {
             State.STARTING: "The service is starting: init() has not finished yet.",
             State.FAILED: "The entry script's init() failed; see the service log.",
-            State.STOPPING: "The service is shutting down.",
         }
         raise NotReady(reasons[self.state], headers={"Retry-After": "1"})
 
@@ -143,14 +150,16 @@ class Runner:
         A worker still in init() holds /score requests rather than failing them: the reference's workers do not
         accept connections before init() is done, so clients never saw a not-ready worker.
 
+        A stopping worker still serves: these requests were accepted before the shutdown began.
+
         Raises
         ------
         NotReady
-            init() is still running after the wait, has failed, or the worker is stopping.
+            init() is still running after the wait, or has failed.
         """
         if self.state is State.STARTING:
             self._settled.wait(self.timeout_ms / 1000)
-        self.check_ready()
+        self._check_initialised()
 
     def run(self, arguments: Mapping[str, object], request_headers: Mapping[str, str]) -> tuple[object, float]:
         """Call run() and return (output, elapsed ms); the caller's context (flask.request) is visible inside.
