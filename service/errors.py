@@ -60,6 +60,18 @@ class HeaderTooLong(ServiceError):
     status = 431
 
 
+class RequestReadTimeout(ServiceError):
+    """The request's head and body did not arrive within REQUEST_READ_TIMEOUT_S of its first byte (408)."""
+
+    status = 408
+
+    def __init__(self, limit_s: float) -> None:
+        super().__init__(
+            f"The request did not arrive in full within {limit_s:g} s of its first byte (REQUEST_READ_TIMEOUT_S).",
+            headers={"Connection": "close"},
+        )
+
+
 class NotReady(ServiceError):
     """init() has not finished, failed, or the worker is shutting down (503)."""
 

@@ -18,11 +18,11 @@ import tempfile
 from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import ThreadWorker
 
 from service import __version__
 from service.logs import capture_prints, logging_config
 from service.settings import Settings, SettingsError
+from service.worker import ScoringWorker
 
 logger = logging.getLogger("service")
 EXIT_USAGE = 2
@@ -49,16 +49,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--appinsights_instrumentation_key", help=argparse.SUPPRESS)
     parser.add_argument("--rest", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
-
-
-class ScoringWorker(ThreadWorker):
-    """gthread worker that flips readiness to 503 as soon as a graceful shutdown begins."""
-
-    def handle_exit(self, sig, frame) -> None:
-        scoring = getattr(self.wsgi, "extensions", {}).get("scoring")
-        if scoring is not None:
-            scoring.runner.begin_shutdown()
-        super().handle_exit(sig, frame)
 
 
 class ScoringApplication(BaseApplication):

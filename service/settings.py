@@ -69,6 +69,9 @@ class Settings:
     scripts that are not thread-safe) unless raised. Health, metrics and input parsing never wait for it."""
     worker_timeout_s: int = 300
     """WORKER_TIMEOUT: gunicorn restarts a worker whose main loop is silent this long (last resort)."""
+    request_read_timeout_s: int = 60
+    """REQUEST_READ_TIMEOUT_S: a request's head and body must arrive within this long of its first byte, else 408
+    (so slow clients cannot hold every worker thread)."""
     worker_preload: bool = False
     """WORKER_PRELOAD: load the script and run init() once in the master before forking (workers share the model)."""
     scoring_timeout_ms: int = 3_600_000
@@ -144,6 +147,7 @@ class Settings:
             worker_threads=_int("WORKER_THREADS", env.get("WORKER_THREADS"), 4),
             max_concurrent_runs=_int("MAX_CONCURRENT_RUNS", env.get("MAX_CONCURRENT_RUNS"), 1),
             worker_timeout_s=_int("WORKER_TIMEOUT", env.get("WORKER_TIMEOUT"), 300),
+            request_read_timeout_s=_int("REQUEST_READ_TIMEOUT_S", env.get("REQUEST_READ_TIMEOUT_S"), 60),
             worker_preload=_bool("WORKER_PRELOAD", env.get("WORKER_PRELOAD"), False),
             scoring_timeout_ms=_int("SCORING_TIMEOUT_MS", get("SCORING_TIMEOUT_MS"), 3_600_000),
             max_body_bytes=_int("MAX_REQUEST_BODY_BYTES", get("MAX_REQUEST_BODY_BYTES"), 100 * 1024 * 1024),

@@ -1,11 +1,10 @@
 """The bad-input corpus: malformed requests as data, each with an id, the raw bytes sent and the statuses allowed.
 
 Requests are raw bytes so that what HTTP clients refuse to send (bad request lines, truncated bodies, lying
-Content-Length, oversized heads) can be sent too. ``service_json`` says the service itself answers (a JSON
-``{"message": ...}`` body); False marks gunicorn-level rejections, where only the status and the absence of leaks are
-checked. ``echo`` is a piece of the input of which no more than 40 consecutive characters may come back in the body
-(service.conversion quotes offending values up to that length). ``bug`` marks a case the service fails today: its
-test is a strict xfail with that reason until the service owners fix it.
+Content-Length, oversized heads) can be sent too. Every answer but HEAD's is a JSON ``{"message": ...}`` body,
+including gunicorn-level rejections (service/worker.py). ``echo`` is a piece of the input of which no more than 40
+consecutive characters may come back in the body (service.conversion quotes offending values up to that length).
+``bug`` marks a case the service fails today: its test is a strict xfail with that reason until it is fixed.
 
 The corpus targets the no-code entry script serving the plain iris SVC (no predict_proba) with
 ``MAX_REQUEST_BODY_BYTES=BODY_LIMIT``.
@@ -21,6 +20,8 @@ from raw_http import request_bytes
 from reliability_helpers import ROW
 
 BODY_LIMIT = 1024 * 1024
+READ_TIMEOUT_S = 2
+"""REQUEST_READ_TIMEOUT_S of the corpus server: a request not in full after this long is answered 408."""
 CANARY = "CANARY-5c1e9d0b7a2f4e6c8d3b1a0f9e8d7c6b-ECHO-CHECK-0123456789abcdefghijklmnopqrstuvwxyz"
 CANARY_B = CANARY.encode()
 FEATURES = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
@@ -33,7 +34,6 @@ class Case:
     id: str
     request: bytes
     expected: tuple[int, ...]
-    service_json: bool = True
     echo: bytes | None = None
     shutdown_write: bool = False
     bug: str | None = None
@@ -243,7 +243,7 @@ def _cases() -> list[Case]:
     # -- unknown routes and methods -----------------------------------------------------------------------------------
     add("route-unknown", _get("/nope"), 404)
     add("route-score-trailing-slash", _post(valid, path="/score/"), 404)
-    add("route-traversal", _get("/../../etc/passwd"), 404, 400, service_json=False)
+    add("route-traversal", _get("/../../etc/passwd"), 404, 400)
     add("route-encoded-traversal", _get("/%2e%2e/%2e%2e/etc/passwd"), 404)
     add("route-canary", _get(f"/{CANARY}"), 404, echo=CANARY_B)
     add("route-console", _get("/console"), 404)
@@ -252,9 +252,9 @@ def _cases() -> list[Case]:
     add("method-patch-score", request_bytes("PATCH", "/score", valid.encode()), 405)
     add("method-post-root", request_bytes("POST", "/", valid.encode()), 405)
     add("method-post-swagger", request_bytes("POST", "/swagger.json", valid.encode()), 405)
-    add("method-head-score", request_bytes("HEAD", "/score", content_type=None), 405, service_json=False)
+    add("method-head-score", request_bytes("HEAD", "/score", content_type=None), 405)
     add("method-trace-root", request_bytes("TRACE", "/", content_type=None), 405)
-    add("method-custom-token", request_bytes("FROB", "/score", content_type=None), 405, 400, service_json=False)
+    add("method-custom-token", request_bytes("FROB", "/score", content_type=None), 405, 400)
     add("method-post-metrics", request_bytes("POST", "/metrics", b"{}"), 405)
     add("method-delete-model", request_bytes("DELETE", "/model", content_type=None), 405)
 
@@ -277,7 +277,6 @@ def _cases() -> list[Case]:
         + b"100\r\n"
         + valid.encode()[:20],
         400,
-        service_json=False,
         shutdown_write=True,
     )
     add(
@@ -311,25 +310,20 @@ def _cases() -> list[Case]:
             "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
         ]
     ):
-        add(f"http-bad-{i:02d}", _raw(line), 400, 501, 505, service_json=False)
+        add(f"http-bad-{i:02d}", _raw(line), 400, 501, 505)
     add(
         "http-bad-request-line-echo",
         _raw(f"{CANARY} / HTTP/1.1\r\nHost: x\r\n\r\n"),
         400,
-        service_json=False,
         echo=CANARY_B,
-        bug="gunicorn's own 400 page quotes the whole invalid request line back (HTML-escaped)",
     )
-    add("http-request-line-too-long", _get("/score?data=" + "1" * 5000), 414, service_json=False)
-    add(
-        "http-header-too-large", _get("/", headers={"X-Big": CANARY * 200}), 431, 400, service_json=False, echo=CANARY_B
-    )
+    add("http-request-line-too-long", _get("/score?data=" + "1" * 5000), 414)
+    add("http-header-too-large", _get("/", headers={"X-Big": CANARY * 200}), 431, 400, echo=CANARY_B)
     add(
         "http-too-many-headers",
         _get("/", headers={f"X-H{i}": "v" for i in range(150)}),
         431,
         400,
-        service_json=False,
     )
     add("http-request-id-101-chars", _get("/score?data=1", headers={"x-request-id": "r" * 101}), 431)
     add("http-client-request-id-101", _get("/", headers={"x-ms-client-request-id": "c" * 101}), 431)

@@ -60,6 +60,11 @@ def exchange(port: int, payload: bytes, *, timeout: float = 10.0, shutdown_write
         return _read_response(sock, deadline)
 
 
+def read_response(sock: socket.socket, timeout: float = 10.0) -> RawResponse:
+    """Read one response from an open connection until the server closes, it is complete, or ``timeout`` passes."""
+    return _read_response(sock, time.monotonic() + timeout)
+
+
 def _read_response(sock: socket.socket, deadline: float) -> RawResponse:
     data = b""
     while time.monotonic() < deadline:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from service_helpers import make_settings
 
-from service.launcher import ScoringApplication, ScoringWorker, parse_args
+from service.launcher import ScoringApplication, parse_args
+from service.worker import ScoringWorker
 
 
 def test_gunicorn_options_come_from_settings():

@@ -190,7 +190,7 @@ def test_graceful_shutdown_turns_readiness_off_and_keeps_scoring():
     """gunicorn calls the worker's handle_exit on SIGTERM; ours marks the app not ready before gthread's own part."""
     import signal
 
-    from service.launcher import ScoringWorker
+    from service.worker import ScoringWorker
 
     client = make_client("query_echo.py")
     assert client.get("/health/ready").status_code == 200
