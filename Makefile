@@ -44,7 +44,7 @@ test: $(VENV)/.installed-dev
 ## lint: ruff and hadolint
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
-	$(VENV)/bin/hadolint docker/Dockerfile
+	$(VENV)/bin/hadolint docker/Dockerfile docker/Dockerfile.train docker/standin/Containerfile
 
 ## bench: measure the service against the reference server and the floors (writes bench/results/latest.json)
 bench: $(VENV)/.installed-dev
@@ -56,10 +56,14 @@ image:
 
 ## image-run: run the image on 127.0.0.1:$(PORT) with a registered model, MODEL=name[:version]
 image-run: venv
-	bash docker/run-image.sh "$$($(PY) -m training models path $(MODEL))"
+	PORT=$(PORT) bash docker/run-image.sh "$$($(PY) -m training models path $(MODEL))"
+
+## image-check: build and run the images with podman and probe them (part of make test)
+image-check: $(VENV)/.installed-dev
+	bash docker/ci-check.sh
 
 ## clean: remove the virtual environments (the .workspace registry is kept)
 clean:
 	rm -rf $(VENV) .venv-reference
 
-.PHONY: help venv run sweep test lint bench image image-run clean
+.PHONY: help venv run sweep test lint bench image image-run image-check clean
