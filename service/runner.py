@@ -22,7 +22,7 @@ from service.errors import InitFailed, NotReady, ScoringTimeout
 from service.logs import escape_controls
 
 logger = logging.getLogger("service.runner")
-_SPARE_THREADS = 4
+SPARE_THREADS = 4
 
 
 class State(Enum):
@@ -59,7 +59,7 @@ class Runner:
         self._settled = threading.Event()
         self._turns = threading.BoundedSemaphore(threads)
         # Spare threads take over from calls that timed out but have not stopped yet.
-        self._pool = ThreadPoolExecutor(max_workers=threads + _SPARE_THREADS, thread_name_prefix="run")
+        self._pool = ThreadPoolExecutor(max_workers=threads + SPARE_THREADS, thread_name_prefix="run")
 
     @property
     def ready(self) -> bool:

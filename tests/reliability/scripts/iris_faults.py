@@ -2,11 +2,13 @@
 
 ``{"data": [[...]]}`` scores like tests/service/scripts/iris_score.py. Extra body keys make run() misbehave, each
 bounded in time so a test can never hang: ``"delay_s": x`` sleeps x s (at most 10) before scoring; ``"hang":
-"python"`` spins in a pure-Python loop and ``"hang": "sleep"`` blocks in one C-level sleep, both for at most
-``HANG_LIMIT_S`` seconds, then answer "hang ended".
+"python"`` spins in a pure-Python loop for at most ``HANG_LIMIT_S`` seconds; ``"hang": "blocked"`` blocks in one
+C-level call (select() on the FIFO named by ``HANG_RELEASE_FIFO``) until the test writes a byte to that FIFO, at most
+``BLOCKED_LIMIT_S`` seconds. Both then answer "hang ended".
 """
 
 import os
+import select
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from inference_schema.schema_decorators import input_schema, output_schema
 from service.model_dir import load_model
 
 HANG_LIMIT_S = 8.0
+BLOCKED_LIMIT_S = 120.0
 model = None
 
 
@@ -33,8 +36,13 @@ def run(data, delay_s=0.0, hang=""):
         while time.monotonic() < deadline:
             pass
         return "hang ended"
-    if hang == "sleep":
-        time.sleep(HANG_LIMIT_S)
+    if hang == "blocked":
+        # Read-write, so the FIFO always has a writer: select() waits for the test's byte, not for an EOF.
+        fifo = os.open(os.environ["HANG_RELEASE_FIFO"], os.O_RDWR)
+        try:
+            select.select([fifo], [], [], BLOCKED_LIMIT_S)
+        finally:
+            os.close(fifo)
         return "hang ended"
     time.sleep(min(float(delay_s), 10.0))
     return model.predict(data).tolist()
