@@ -36,7 +36,7 @@ class Scoring:
 
 
 def check_model_dir(model_dir: Path | None, *, verify: bool = True) -> object | None:
-    """Read (and verify the sha256 of) every model.json under ``model_dir``, in its own or the Azure layout.
+    """Read (and verify the sha256 of) every model.json of ``model_dir``, in its own or the Azure layout.
 
     Returns the ModelInfo when there is exactly one model directory, else None (custom scripts may use a model
     directory without model.json, or several models).
@@ -49,17 +49,9 @@ def check_model_dir(model_dir: Path | None, *, verify: bool = True) -> object | 
     """
     if model_dir is None:
         return None
-    from service.model_dir import ModelDirError, read_model_info, verify_model_file
+    from service.model_dir import find_model_dirs, read_model_info, verify_model_file
 
-    if not model_dir.is_dir():
-        raise ModelDirError(f"Model directory {model_dir} does not exist or is not a directory.")
-
-    candidates = (
-        [model_dir]
-        if (model_dir / "model.json").is_file()
-        else sorted(p.parent for p in model_dir.glob("*/*/model.json"))
-    )
-    infos = [read_model_info(path) for path in candidates]
+    infos = [read_model_info(path) for path in find_model_dirs(model_dir)]
     if verify:
         for info in infos:
             verify_model_file(info)

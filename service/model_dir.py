@@ -78,11 +78,27 @@ class ModelInfo:
         return f"model {self.name}" + ("" if self.version is None else f" (version {self.version})")
 
 
-def resolve_model_dir(root: Path) -> Path:
-    """Return the model directory for ``root`` (the value of ``AZUREML_MODEL_DIR``).
+def find_model_dirs(root: Path) -> list[Path]:
+    """Every model directory of ``root`` (the value of ``AZUREML_MODEL_DIR``), sorted: the layout's one definition.
 
-    That is ``root`` itself when it holds model.json, else the single directory below it that does:
-    ``<name>/<version>/`` (Azure ML layout) or, as when Azure ML registers a folder, ``<folder>/``.
+    That is ``[root]`` when it holds model.json, else each directory below it that does: ``<name>/<version>/`` (Azure
+    ML layout) or, as when Azure ML registers a folder, ``<folder>/``. Empty when there is none.
+
+    Raises
+    ------
+    ModelDirError
+        ``root`` is not a directory.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ModelDirError(f"Model directory {root} does not exist or is not a directory.")
+    if (root / SIDECAR).is_file():
+        return [root]
+    return sorted({p.parent for pattern in (f"*/{SIDECAR}", f"*/*/{SIDECAR}") for p in root.glob(pattern)})
+
+
+def resolve_model_dir(root: Path) -> Path:
+    """Return the one model directory of ``root`` (see :func:`find_model_dirs`).
 
     Raises
     ------
@@ -90,11 +106,7 @@ def resolve_model_dir(root: Path) -> Path:
         ``root`` is not a directory, or no model.json / several model.json files were found.
     """
     root = Path(root)
-    if not root.is_dir():
-        raise ModelDirError(f"Model directory {root} does not exist or is not a directory.")
-    if (root / SIDECAR).is_file():
-        return root
-    found = sorted({p.parent for pattern in (f"*/{SIDECAR}", f"*/*/{SIDECAR}") for p in root.glob(pattern)})
+    found = find_model_dirs(root)
     if len(found) == 1:
         return found[0]
     if not found:

@@ -8,7 +8,7 @@ import pytest
 from service_helpers import make_settings
 
 from service.app import check_model_dir, create_app
-from service.model_dir import ModelDirError
+from service.model_dir import ModelDirError, resolve_model_dir
 
 
 def tamper(model_dir):
@@ -56,3 +56,12 @@ def test_one_tampered_model_among_several_is_refused(tmp_path, iris_model_dir):
 def test_missing_model_dir_is_refused(tmp_path):
     with pytest.raises(ModelDirError, match="does not exist or is not a directory"):
         check_model_dir(tmp_path / "nope")
+
+
+def test_a_registered_folder_is_found_like_resolve_model_dir_finds_it(tmp_path, iris_model_dir):
+    """<folder>/model.json (a folder registered in Azure ML) is one layout for both the check and the no-code script."""
+    shutil.copytree(iris_model_dir, tmp_path / "outputs")
+    assert check_model_dir(tmp_path).path == resolve_model_dir(tmp_path) == tmp_path / "outputs"
+    tamper(tmp_path / "outputs")
+    with pytest.raises(ModelDirError, match="sha256"):
+        check_model_dir(tmp_path)
