@@ -104,10 +104,8 @@ class ScoringApplication(BaseApplication):
 
 
 def _child_exit(_server, worker) -> None:
-    try:
-        from prometheus_client import multiprocess
-    except ImportError:
-        return
+    from prometheus_client import multiprocess
+
     multiprocess.mark_process_dead(worker.pid)
 
 

@@ -8,39 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from service.errors import NotReady
-
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
-class _Disabled:
-    """Stands in for every metric when prometheus-client is not installed: counting becomes a no-op."""
-
-    def labels(self, *_args: object) -> _Disabled:
-        return self
-
-    def inc(self, *_args: object) -> None:
-        pass
-
-    dec = set = observe = inc
-
-
 class Metrics:
-    """The service's metrics, registered in a registry of their own (one per app, so tests can build many).
-
-    Without prometheus-client installed the service still runs; /metrics then answers 503 saying so.
-    """
+    """The service's metrics, registered in a registry of their own (one per app, so tests can build many)."""
 
     def __init__(self, multiprocess_dir: Path | None) -> None:
+        # Imported here, not at module level: prometheus_client picks its multiprocess mode when first imported, and
+        # the launcher imports service.app before it sets PROMETHEUS_MULTIPROC_DIR.
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
         self._multiprocess_dir = multiprocess_dir
-        try:
-            from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-        except ImportError:
-            self.enabled = False
-            self.requests = self.latency = self.in_flight = self.model_load = _Disabled()
-            return
-        self.enabled = True
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "scoring_requests",
@@ -74,21 +54,12 @@ class Metrics:
         self.latency.labels(route).observe(seconds)
 
     def render(self) -> bytes:
-        """The Prometheus text exposition of every worker's metrics.
-
-        Raises
-        ------
-        NotReady
-            prometheus-client is not installed.
-        """
-        if not self.enabled:
-            raise NotReady("Metrics are unavailable: the prometheus-client package is not installed.")
+        """The Prometheus text exposition of every worker's metrics."""
         from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.multiprocess import MultiProcessCollector
 
         if self._multiprocess_dir is None:
             return generate_latest(self.registry)
-        from prometheus_client.multiprocess import MultiProcessCollector
-
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=str(self._multiprocess_dir))
         return generate_latest(registry)
