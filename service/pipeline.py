@@ -7,6 +7,7 @@ Unrouted URLs (app-level 404/405) get the reference's bare JSON answer without r
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -112,12 +113,27 @@ def _after_request(response: Response) -> Response:
         if "TraceId" in request.headers:
             response.headers["TraceId"] = request.headers["TraceId"]
         cors.add_cors_headers(request, response, scoring.settings.cors_origins)
+        if 400 <= response.status_code < 500 and g.request_id:
+            _add_request_id(response, g.request_id)
     seconds = time.perf_counter() - g.started
     route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
     scoring.metrics.observe(route, request.method, response.status_code, seconds)
     path = request.full_path if request.query_string else request.path
     logs.log_access(request.method, path, response.status_code, seconds * 1000, g.request_id)
     return response
+
+
+def _add_request_id(response: Response, request_id: str) -> None:
+    """Give a script's JSON ``{"message"}`` 4xx (e.g. the no-code script's bad "method") the request id our own
+    error bodies carry, so every 4xx of a routed request can be traced the same way."""
+    if response.mimetype != "application/json" or response.is_streamed or (response.content_length or 0) > 65536:
+        return
+    try:
+        document = json.loads(response.get_data())
+    except ValueError:
+        return
+    if isinstance(document, dict) and isinstance(document.get("message"), str) and "request_id" not in document:
+        response.set_data(json.dumps({**document, "request_id": request_id}))
 
 
 def _teardown_request(_exc: BaseException | None) -> None:
