@@ -65,11 +65,14 @@ class ServiceProcess:
         full_env = clean_env(**(env or {}))
         # A file, not a pipe: a chatty server must never block on a full pipe buffer.
         self.log = tempfile.TemporaryFile(mode="w+")
+        self._final_output: str | None = None
         self.proc = subprocess.Popen(argv, cwd=REPO, env=full_env, stdout=self.log, stderr=subprocess.STDOUT, text=True)
 
     @property
     def output(self) -> str:
-        """Everything the server printed so far."""
+        """Everything the server printed so far (all of it, once it has been stopped)."""
+        if self._final_output is not None:
+            return self._final_output
         self.log.seek(0)
         return self.log.read()
 
@@ -101,10 +104,11 @@ class ServiceProcess:
         except subprocess.TimeoutExpired:
             self.stop()
             pytest.fail(f"server did not exit within {timeout} s:\n{self.output}")
+        self.stop()
         return self.proc.returncode
 
     def stop(self) -> str:
-        """SIGTERM (then SIGKILL after 30 s) and return everything the server printed."""
+        """SIGTERM (then SIGKILL after 30 s), close the log file and return everything the server printed."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -112,7 +116,10 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        return self.output
+        if self._final_output is None:
+            self._final_output = self.output
+            self.log.close()
+        return self._final_output
 
     def __enter__(self) -> ServiceProcess:
         return self
