@@ -68,13 +68,12 @@ class _DeadlineSocket(socket.socket):
         now = time.monotonic()
         if self.deadline is None:
             self.deadline = now + self.limit_s
-        remaining = self.deadline - now
-        if remaining <= 0:
-            raise RequestReadTimeout(self.limit_s)
+        # Past the deadline, bytes already received are still read (timeout 0): the app may have been slow to ask.
+        remaining = max(self.deadline - now, 0.0)
         self.settimeout(remaining if prior is None else min(prior, remaining))
         try:
             return super().recv(bufsize, flags)
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):
             raise RequestReadTimeout(self.limit_s) from None
         finally:
             self.settimeout(prior)

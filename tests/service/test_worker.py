@@ -40,6 +40,19 @@ def test_armed_reads_stop_at_the_deadline_with_408(pair):
     assert sock.gettimeout() is None  # the socket's own timeout is restored for gunicorn's writes
 
 
+def test_bytes_already_received_are_read_after_the_deadline(pair):
+    sock, peer = pair
+    sock.arm()
+    peer.sendall(b"head")
+    assert sock.recv(4) == b"head"
+    with pytest.raises(RequestReadTimeout):
+        sock.recv(4)  # waits out the deadline
+    peer.sendall(b"body")
+    assert sock.recv(4) == b"body"  # e.g. the app read the body only after a slow init()
+    with pytest.raises(RequestReadTimeout):
+        sock.recv(4)
+
+
 def test_a_new_request_gets_a_new_deadline_and_disarmed_reads_are_not_limited(pair):
     sock, peer = pair
     sock.arm()
