@@ -9,8 +9,6 @@ from pathlib import Path
 from training.db import connect, utc_now
 from training.errors import RunNotFound
 
-STATUSES = ("running", "completed", "failed")
-
 
 @dataclass(frozen=True)
 class RunRecord:
