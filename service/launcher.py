@@ -20,7 +20,7 @@ from pathlib import Path
 from gunicorn.app.base import BaseApplication
 
 from service import __version__
-from service.logs import capture_prints, logging_config
+from service.logs import NoAccessLogger, capture_prints, logging_config
 from service.settings import Settings, SettingsError
 from service.worker import ScoringWorker
 
@@ -28,7 +28,9 @@ logger = logging.getLogger("service")
 EXIT_USAGE = 2
 EXIT_BOOT = 3
 # Set from our settings; GUNICORN_CMD_ARGS may set any other gunicorn option (as with the reference).
-_OWNED_OPTIONS = frozenset({"bind", "workers", "timeout", "preload_app", "worker_class", "logconfig_dict"})
+_OWNED_OPTIONS = frozenset(
+    {"bind", "workers", "timeout", "preload_app", "worker_class", "logconfig_dict", "logger_class"}
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -72,6 +74,7 @@ class ScoringApplication(BaseApplication):
             "keepalive": 5,
             "preload_app": s.worker_preload,
             "accesslog": None,
+            "logger_class": NoAccessLogger,
             "errorlog": "-",
             "logconfig_dict": logging_config(s.log_level, s.log_format),
             "control_socket_disable": True,

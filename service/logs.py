@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 
 import orjson
+from gunicorn.glogging import Logger as GunicornLogger
 
 TEXT_FORMAT = "%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"
 access_logger = logging.getLogger("service.access")
@@ -45,6 +46,17 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc_info"] = self.formatException(record.exc_info)
         return orjson.dumps(entry).decode("utf-8")
+
+
+class NoAccessLogger(GunicornLogger):
+    """gunicorn's logger without its access line: the app writes the one access line per request (log_access).
+
+    gunicorn formats its own line (``Logger.atoms``) for every request whenever a logging config is set, even with no
+    handler to receive it; this skips that per-request work.
+    """
+
+    def _compute_access_log_enabled(self) -> bool:
+        return False
 
 
 def logging_config(level: str, log_format: str) -> dict:

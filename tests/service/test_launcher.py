@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from gunicorn.config import Config
 from service_helpers import make_settings
 
 from service.launcher import ScoringApplication, parse_args
+from service.logs import NoAccessLogger
 from service.worker import ScoringWorker
 
 
@@ -16,6 +18,14 @@ def test_gunicorn_options_come_from_settings():
     assert cfg.worker_class is ScoringWorker
     assert cfg.control_socket_disable is True
     assert cfg.accesslog is None  # the app writes the one access line per request
+    assert cfg.logger_class is NoAccessLogger
+
+
+def test_gunicorn_never_formats_its_own_access_line():
+    cfg = Config()
+    cfg.set("accesslog", "-")  # even when asked to, e.g. through GUNICORN_CMD_ARGS
+    assert Config().logger_class(cfg).access_log_enabled
+    assert not NoAccessLogger(cfg).access_log_enabled
 
 
 def test_gunicorn_cmd_args_set_other_options_but_not_ours(monkeypatch):
