@@ -15,7 +15,7 @@ from pathlib import Path
 from training.azure import options
 from training.azure.errors import RunFailed
 from training.azure.sdk import require_sdk
-from training.azure.spec import REPO_ROOT, DeploySpec, RegisterSpec, SweepSpec
+from training.azure.spec import REPO_ROOT, DeploySpec, SweepSpec
 from training.cli_util import model_ref, print_table
 from training.db import workspace_path
 from training.errors import InvalidArgument
@@ -79,15 +79,13 @@ def register(subparsers) -> None:
 def _submit(args: argparse.Namespace) -> int:
     require_sdk()
     job = options.job_spec(args, tuple(load_job_module("train_args").to_argv(args)))
-    register = RegisterSpec(args.register, model_path=args.model_path) if args.register else None
     backend = options.backend(args)
     listing = options.check_upload(job.source_dir, args)
     if args.dry_run:
-        print(f"=== Azure ML job (dry run, nothing is submitted; SDK {args.backend}) ===")
-        print(backend.describe_job(job))
-        print(f"=== upload ===\n{listing}")
-        return 0
-    return _report(lambda: backend.submit_job(job, options.connection(args), wait=args.wait, register=register))
+        return _print_dry_run(f"Azure ML job (dry run, nothing is submitted; SDK {args.backend})",
+                              backend.describe_job(job), listing)
+    return _report(lambda: backend.submit_job(job, options.connection(args), wait=args.wait,
+                                              register=options.register_spec(args)))
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -97,15 +95,13 @@ def _sweep(args: argparse.Namespace) -> int:
     require_sdk()
     sweep = SweepSpec(job=options.job_spec(args, extra), sampling=args.sampling, max_total_runs=args.max_runs,
                       max_concurrent_runs=args.parallel or 4, policy=None if args.policy == "none" else args.policy)
-    register = RegisterSpec(args.register, model_path=args.model_path) if args.register else None
     backend = options.backend(args)
     listing = options.check_upload(sweep.job.source_dir, args)
     if args.dry_run:
-        print(f"=== Azure ML HyperDrive sweep (dry run, nothing is submitted; SDK {args.backend}) ===")
-        print(backend.describe_sweep(sweep))
-        print(f"=== upload ===\n{listing}")
-        return 0
-    return _report(lambda: backend.submit_sweep(sweep, options.connection(args), wait=args.wait, register=register))
+        return _print_dry_run(f"Azure ML HyperDrive sweep (dry run, nothing is submitted; SDK {args.backend})",
+                              backend.describe_sweep(sweep), listing)
+    return _report(lambda: backend.submit_sweep(sweep, options.connection(args), wait=args.wait,
+                                                register=options.register_spec(args)))
 
 
 def _sweep_local(args: argparse.Namespace, extra: tuple[str, ...]) -> int:
@@ -153,12 +149,17 @@ def _deploy(args: argparse.Namespace) -> int:
 
 def _deploy_spec(backend, spec: DeploySpec, args: argparse.Namespace, *, listing: str | None) -> int:
     if args.dry_run:
-        print(f"=== Azure ML deployment (dry run, nothing is deployed; SDK {args.backend}) ===")
-        print(backend.describe_deploy(spec))
-        if listing is not None:
-            print(f"=== upload ===\n{listing}")
-        return 0
+        return _print_dry_run(f"Azure ML deployment (dry run, nothing is deployed; SDK {args.backend})",
+                              backend.describe_deploy(spec), listing)
     return _report(lambda: backend.deploy(spec, options.connection(args)))
+
+
+def _print_dry_run(title: str, description: str, listing: str | None) -> int:
+    print(f"=== {title} ===")
+    print(description)
+    if listing is not None:
+        print(f"=== upload ===\n{listing}")
+    return 0
 
 
 def _report(call) -> int:

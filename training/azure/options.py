@@ -8,7 +8,7 @@ from pathlib import Path
 
 from training.azure.backend import BACKENDS, Backend, Connection, get_backend
 from training.azure.snapshot import check_snapshot, compute_snapshot, format_snapshot, stage_entry_source
-from training.azure.spec import CONDA_FILE, JOB_DIR, ComputeSpec, EnvironmentSpec, JobSpec
+from training.azure.spec import CONDA_FILE, JOB_DIR, ComputeSpec, EnvironmentSpec, JobSpec, RegisterSpec
 from training.azure.workspace import DEFAULT_TIMEOUT
 
 
@@ -101,6 +101,11 @@ def job_spec(args: argparse.Namespace, arguments: tuple[str, ...]) -> JobSpec:
                           max_nodes=args.max_nodes)
     return JobSpec(arguments=arguments, source_dir=args.source_dir, script=args.script, experiment=args.experiment,
                    compute=compute, environment=environment_spec(args))
+
+
+def register_spec(args: argparse.Namespace) -> RegisterSpec | None:
+    """The RegisterSpec of ``--register NAME`` and ``--model-path`` (None with ``--no-register``)."""
+    return RegisterSpec(args.register, model_path=args.model_path) if args.register else None
 
 
 def backend(args: argparse.Namespace) -> Backend:
