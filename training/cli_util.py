@@ -15,6 +15,11 @@ def key_value(text: str) -> tuple[str, str]:
     return key, value
 
 
+def add_key_value_option(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
+    """Add a repeatable ``flag KEY=VALUE`` option collected as a list of ``(key, value)`` pairs (default: [])."""
+    parser.add_argument(flag, type=key_value, action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
 def model_ref(text: str) -> tuple[str, int | None]:
     """Split ``NAME[:VERSION]`` into the name and the version (None = latest).
 

@@ -3,7 +3,7 @@
 import argparse
 import json
 
-from training.cli_util import format_pairs, key_value, model_ref, print_json, print_table
+from training.cli_util import add_key_value_option, format_pairs, model_ref, print_json, print_table
 from training.db import workspace_path
 from training.registry import Registry
 
@@ -16,10 +16,8 @@ def register(subparsers) -> None:
 
     listing = commands.add_parser("list", help="list registered models", description="List registered models.")
     listing.add_argument("--name", help="only this model name")
-    listing.add_argument("--tag", type=key_value, action="append", default=[], metavar="KEY=VALUE",
-                         help="only models with this tag (repeatable, all must match)")
-    listing.add_argument("--property", type=key_value, action="append", default=[], metavar="KEY=VALUE",
-                         help="only models with this property (repeatable, all must match)")
+    add_key_value_option(listing, "--tag", "only models with this tag (repeatable, all must match)")
+    add_key_value_option(listing, "--property", "only models with this property (repeatable, all must match)")
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(func=_list)
 

@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from training.cli_util import key_value
+from training.cli_util import add_key_value_option
 from training.db import workspace_path
 from training.errors import TrainingError
 from training.local_run import load_job_module, run_training_locally
@@ -23,8 +23,7 @@ def register(subparsers) -> None:
         description="Run training/job/train.py in-process as a recorded local run: metrics in the run history, "
                     "outputs in <workspace>/runs/<run id>/outputs unless --output-dir is given.")
     train.add_argument("--register", metavar="NAME", help="register the trained model under NAME")
-    train.add_argument("--tag", type=key_value, action="append", default=[], metavar="KEY=VALUE",
-                       help="tag for the registered model (repeatable; needs --register)")
+    add_key_value_option(train, "--tag", "tag for the registered model (repeatable; needs --register)")
     train.add_argument("--experiment", default="train_iris", help="experiment name of the run (default: train_iris)")
     train.set_defaults(func=_train)
 
@@ -32,10 +31,8 @@ def register(subparsers) -> None:
                                 description="Copy a model directory into the registry as the next version of NAME.")
     reg.add_argument("path", type=Path, metavar="PATH", help="model directory holding model.joblib and model.json")
     reg.add_argument("--name", required=True, help="model name (letters, digits, '.', '_', '-')")
-    reg.add_argument("--tag", type=key_value, action="append", default=[], metavar="KEY=VALUE",
-                     help="tag (repeatable)")
-    reg.add_argument("--property", type=key_value, action="append", default=[], metavar="KEY=VALUE",
-                     help="property (repeatable)")
+    add_key_value_option(reg, "--tag", "tag (repeatable)")
+    add_key_value_option(reg, "--property", "property (repeatable)")
     reg.add_argument("--description", help="free-text description")
     reg.add_argument("--cpu", type=float, help="resource configuration: CPU cores the model needs to serve")
     reg.add_argument("--memory-in-gb", type=float, help="resource configuration: memory (GB) the model needs")
