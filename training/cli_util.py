@@ -1,4 +1,4 @@
-"""Helpers shared by the command modules: KEY=VALUE and NAME[:VERSION] arguments, tables and JSON output."""
+"""Helpers shared by the command modules: KEY=VALUE, NAME[:VERSION] and positive-number arguments, tables, JSON."""
 
 import argparse
 import json
@@ -13,6 +13,28 @@ def key_value(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     return key, value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
 
 
 def add_key_value_option(parser: argparse.ArgumentParser, flag: str, help: str) -> None:

@@ -16,7 +16,7 @@ from training.azure import options
 from training.azure.errors import RunFailed
 from training.azure.sdk import require_sdk
 from training.azure.spec import REPO_ROOT, DeploySpec, SweepSpec
-from training.cli_util import model_ref, print_table
+from training.cli_util import model_ref, positive_float, positive_int, print_table
 from training.db import workspace_path
 from training.errors import InvalidArgument
 from training.local_run import load_job_module
@@ -45,8 +45,8 @@ def register(subparsers) -> None:
                     "then register the best model.")
     sweep.add_argument("--target", choices=("local", "azure"), default="local", help="where to run (default: local)")
     sweep.add_argument("--sampling", choices=SAMPLING_METHODS, default="random", help="default: random")
-    sweep.add_argument("--max-runs", type=options.positive_int, default=12, help="number of trials (default: 12)")
-    sweep.add_argument("--parallel", type=options.positive_int, default=None,
+    sweep.add_argument("--max-runs", type=positive_int, default=12, help="number of trials (default: 12)")
+    sweep.add_argument("--parallel", type=positive_int, default=None,
                        help="trials at once: processes locally (default 2), max concurrent runs on Azure (default 4)")
     sweep.add_argument("--seed", type=int, default=0, help="random sampling seed (local only; default: 0)")
     sweep.add_argument("--policy", choices=("none", "bandit"), default="none",
@@ -66,8 +66,8 @@ def register(subparsers) -> None:
     deploy.add_argument("--service-name", default="sklearn-iris", help="web service name (default: sklearn-iris)")
     deploy.add_argument("--target", choices=("aci", "aks"), default="aci", help="default: aci")
     deploy.add_argument("--aks-cluster", metavar="NAME", help="attached AKS cluster (with --target aks)")
-    deploy.add_argument("--cpu-cores", type=options.positive_float, default=1.0, help="default: 1")
-    deploy.add_argument("--memory-gb", type=options.positive_float, default=1.0, help="default: 1")
+    deploy.add_argument("--cpu-cores", type=positive_float, default=1.0, help="default: 1")
+    deploy.add_argument("--memory-gb", type=positive_float, default=1.0, help="default: 1")
     deploy.add_argument("--entry-script", nargs="?", const="service/score.py", default=None, metavar="PATH",
                         help="deploy with this scoring script (relative to the repository; default service/score.py) "
                              "instead of no-code; service/score.py needs model.json, so register with --model-path "

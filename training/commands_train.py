@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from training.cli_util import add_key_value_option
+from training.cli_util import add_key_value_option, positive_float
 from training.db import workspace_path
 from training.errors import TrainingError
 from training.local_run import load_job_module, run_training_locally
@@ -34,8 +34,8 @@ def register(subparsers) -> None:
     add_key_value_option(reg, "--tag", "tag (repeatable)")
     add_key_value_option(reg, "--property", "property (repeatable)")
     reg.add_argument("--description", help="free-text description")
-    reg.add_argument("--cpu", type=float, help="resource configuration: CPU cores the model needs to serve")
-    reg.add_argument("--memory-in-gb", type=float, help="resource configuration: memory (GB) the model needs")
+    reg.add_argument("--cpu", type=positive_float, help="resource configuration: CPU cores the model needs to serve")
+    reg.add_argument("--memory-in-gb", type=positive_float, help="resource configuration: memory (GB) the model needs")
     reg.set_defaults(func=_register)
 
 

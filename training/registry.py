@@ -6,6 +6,7 @@ inserts the row in that same transaction: an entry is complete or absent, whatev
 """
 
 import json
+import math
 import os
 import re
 import shutil
@@ -210,6 +211,7 @@ def _check_resources(resources: dict | None) -> dict | None:
         raise InvalidArgument(f"resource_configuration has unknown keys {sorted(unknown)}; expected cpu, "
                               f"memory_in_gb and optionally gpu.")
     for key, value in resources.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+        usable = isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < math.inf
+        if value is not None and not usable:
             raise InvalidArgument(f"resource_configuration {key} must be a number > 0, got {value!r}.")
     return dict(resources)

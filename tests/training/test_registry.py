@@ -108,6 +108,8 @@ def test_inconsistent_or_invalid_sources_are_refused(workspace, model_dir, tmp_p
     ({"name": "a:1"}, "Invalid model name 'a:1'"),
     ({"tags": {"k": 1}}, "tags must map non-empty strings to strings"),
     ({"resource_configuration": {"cpu": 0}}, "resource_configuration cpu must be a number > 0, got 0"),
+    ({"resource_configuration": {"memory_in_gb": float("nan")}},
+     "resource_configuration memory_in_gb must be a number > 0, got nan"),
     ({"resource_configuration": {"cores": 1}}, "unknown keys ['cores']"),
 ])
 def test_bad_arguments_are_refused(workspace, model_dir, kwargs, message):

@@ -87,7 +87,9 @@ def test_runs_list_and_show(cli, workspace):
     (["register", "/nonexistent/model", "--name", "x"], "'/nonexistent/model' is not a directory"),
     (["train", "--kernel", "cubic"], "invalid choice: 'cubic'"),
     (["register", ".", "--name", "x", "--tag", "novalue"], "expected KEY=VALUE, got 'novalue'"),
-    (["register", ".", "--name", "x", "--cpu", "-1"], "resource_configuration cpu must be a number > 0, got -1.0"),
+    (["register", ".", "--name", "x", "--cpu", "-1"], "argument --cpu: expected a number > 0, got '-1'"),
+    (["register", ".", "--name", "x", "--memory-in-gb", "nan"],
+     "argument --memory-in-gb: expected a number > 0, got 'nan'"),
 ])
 def test_user_errors_exit_2_with_one_message(cli, workspace, args, message):
     code, out, err = cli(*args)

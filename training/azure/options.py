@@ -10,28 +10,7 @@ from training.azure.backend import BACKENDS, Backend, Connection, get_backend
 from training.azure.snapshot import check_snapshot, compute_snapshot, format_snapshot, stage_entry_source
 from training.azure.spec import CONDA_FILE, JOB_DIR, ComputeSpec, EnvironmentSpec, JobSpec, RegisterSpec
 from training.azure.workspace import DEFAULT_TIMEOUT
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
+from training.cli_util import positive_float, positive_int
 
 
 def azure_parent() -> argparse.ArgumentParser:
