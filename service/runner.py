@@ -40,14 +40,15 @@ class _Interrupted(BaseException):
 
 
 class _Call:
-    """One run() call. ``lock`` orders the interrupt against the call finishing, so no other call is interrupted;
-    ``done`` is held until the call has finished."""
+    """One run() call. ``lock`` orders the interrupt against the call starting and finishing, so a call given up
+    before it started never runs and no other call is interrupted; ``done`` is held until the call has finished."""
 
-    __slots__ = ("lock", "thread_id", "done", "context", "arguments", "headers", "result", "error")
+    __slots__ = ("lock", "thread_id", "given_up", "done", "context", "arguments", "headers", "result", "error")
 
     def __init__(self, arguments: Mapping[str, object], headers: Mapping[str, str]) -> None:
         self.lock = threading.Lock()
         self.thread_id: int | None = None
+        self.given_up = False
         self.done = threading.Lock()
         self.done.acquire()
         self.context = contextvars.copy_context()
@@ -249,6 +250,8 @@ class Runner:
     def _timed(self, call: _Call) -> tuple[object, float]:
         try:
             with call.lock:
+                if call.given_up:
+                    return None, 0.0
                 call.thread_id = threading.get_ident()
             try:
                 started = time.perf_counter()
@@ -265,6 +268,7 @@ class Runner:
     @staticmethod
     def _interrupt(call: _Call) -> None:
         with call.lock:
+            call.given_up = True
             if call.thread_id is not None:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(
                     ctypes.c_ulong(call.thread_id), ctypes.py_object(_Interrupted)
