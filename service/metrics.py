@@ -47,11 +47,19 @@ class Metrics:
             multiprocess_mode="max",
             registry=self.registry,
         )
+        # labels() validates and looks its child up under a lock on every call; the few label sets repeat.
+        self._children: dict[tuple[str, str, int], tuple] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency."""
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children.setdefault(
+                key, (self.requests.labels(route, method, str(status)), self.latency.labels(route))
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every worker's metrics."""

@@ -101,25 +101,29 @@ def _read_request_ids() -> None:
 
 def _after_request(response: Response) -> Response:
     scoring = current_scoring()
-    if request.url_rule is not None:
-        if scoring.settings.server_version_header:
-            response.headers["x-ms-server-version"] = scoring.settings.server_version_header
-        if g.request_id:
-            response.headers["x-request-id"] = g.request_id
-        if g.legacy_request_id:
-            response.headers["x-ms-request-id"] = g.legacy_request_id
-        if g.client_request_id:
-            response.headers["x-ms-client-request-id"] = g.client_request_id
-        if "TraceId" in request.headers:
-            response.headers["TraceId"] = request.headers["TraceId"]
-        cors.add_cors_headers(request, response, scoring.settings.cors_origins)
-        if 400 <= response.status_code < 500 and g.request_id:
-            _add_request_id(response, g.request_id)
-    seconds = time.perf_counter() - g.started
-    route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
-    scoring.metrics.observe(route, request.method, response.status_code, seconds)
-    path = request.full_path if request.query_string else request.path
-    logs.log_access(request.method, path, response.status_code, seconds * 1000, g.request_id)
+    # One proxy lookup each for the many reads below.
+    req, state = request._get_current_object(), g._get_current_object()
+    rule, request_id = req.url_rule, state.request_id
+    if rule is not None:
+        headers, settings = response.headers, scoring.settings
+        if settings.server_version_header:
+            headers["x-ms-server-version"] = settings.server_version_header
+        if request_id:
+            headers["x-request-id"] = request_id
+        if state.legacy_request_id:
+            headers["x-ms-request-id"] = state.legacy_request_id
+        if state.client_request_id:
+            headers["x-ms-client-request-id"] = state.client_request_id
+        trace_id = req.headers.get("TraceId")
+        if trace_id is not None:
+            headers["TraceId"] = trace_id
+        cors.add_cors_headers(req, response, settings.cors_origins)
+        if 400 <= response.status_code < 500 and request_id:
+            _add_request_id(response, request_id)
+    seconds = time.perf_counter() - state.started
+    scoring.metrics.observe(rule.rule if rule is not None else "(unmatched)", req.method, response.status_code, seconds)
+    path = req.full_path if req.query_string else req.path
+    logs.log_access(req.method, path, response.status_code, seconds * 1000, request_id)
     return response
 
 

@@ -53,24 +53,22 @@ def _score() -> Response:
         # run() runs in another thread, so even SystemExit there is only this request's failure.
         logger.exception("run() raised an exception (request_id=%s)", log_request_id())
         raise RunFailed() from None
-    response = _render_output(output)
-    response.headers["x-ms-run-fn-exec-ms"] = f"{elapsed_ms:.3f}"
-    return response
+    return _render_output(output, f"{elapsed_ms:.3f}")
 
 
-def _render_output(output: object) -> Response:
+def _render_output(output: object, elapsed_ms: str) -> Response:
     if isinstance(output, Response):
         if output.status_code >= 500:
             output.headers["x-ms-run-function-failed"] = "True"
+        output.headers["x-ms-run-fn-exec-ms"] = elapsed_ms
         return output
     try:
         body = b"{}" if output is None else dumps(output)
     except TypeError:
         logger.exception("run() returned a value with no JSON form (request_id=%s)", log_request_id())
         raise InternalError() from None
-    response = Response(body, 200, mimetype="application/json")
-    response.headers["x-ms-run-function-failed"] = "False"
-    return response
+    headers = [("x-ms-run-function-failed", "False"), ("x-ms-run-fn-exec-ms", elapsed_ms)]
+    return Response(body, 200, headers, content_type="application/json")
 
 
 def _swagger() -> Response:
