@@ -15,54 +15,55 @@ def _iris_frame(tmp_path):
     return pd.read_csv(write_iris_csv(tmp_path / "iris.csv"))
 
 
+def _data_csv(tmp_path, frame):
+    """Writes ``frame`` as the bad data.csv of a case and returns its path."""
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
 def _missing_file(tmp_path):
     return tmp_path / "nope.csv", "Data file '{path}' not found. Pass --data with the path of a CSV file"
 
 
 def _no_label(tmp_path):
-    path = tmp_path / "data.csv"
-    _iris_frame(tmp_path).rename(columns={"species": "target"}).to_csv(path, index=False)
+    path = _data_csv(tmp_path, _iris_frame(tmp_path).rename(columns={"species": "target"}))
     return path, ("Label column 'species' not found in data.csv. Available columns are: sepal_length, sepal_width, "
                   "petal_length, petal_width, target. Pass --label with one of them.")
 
 
 def _non_numeric(tmp_path):
-    path = tmp_path / "data.csv"
     frame = _iris_frame(tmp_path)
     frame["petal_width"] = frame["petal_width"].astype(object)
     frame.loc[3, "petal_width"] = "abc"
-    frame.to_csv(path, index=False)
+    path = _data_csv(tmp_path, frame)
     return path, ("Feature column 'petal_width' in data.csv is not numeric (dtype str, e.g. 'abc' at row 3); "
                   "every column except the label 'species' must hold numbers.")
 
 
 def _nan(tmp_path):
-    path = tmp_path / "data.csv"
     frame = _iris_frame(tmp_path)
     frame.loc[[1, 7], "sepal_width"] = None
     frame.loc[4, "petal_length"] = None
-    frame.to_csv(path, index=False)
+    path = _data_csv(tmp_path, frame)
     return path, ("data.csv contains missing values (NaN count per column: sepal_width 2, petal_length 1); fill or "
                   "drop them before training.")
 
 
 def _one_class(tmp_path):
-    path = tmp_path / "data.csv"
     frame = _iris_frame(tmp_path)
-    frame[frame["species"] == "setosa"].to_csv(path, index=False)
+    path = _data_csv(tmp_path, frame[frame["species"] == "setosa"])
     return path, "Label column 'species' in data.csv has 1 distinct value ('setosa') while a classifier needs at least"
 
 
 def _too_few_rows(tmp_path):
-    path = tmp_path / "data.csv"
-    _iris_frame(tmp_path).iloc[[0, 50]].to_csv(path, index=False)
+    path = _data_csv(tmp_path, _iris_frame(tmp_path).iloc[[0, 50]])
     return path, ("data.csv has 2 rows: with --test-size 0.25 the split leaves 1 training and 1 test rows, while at "
                   "least 2 training rows and 1 test row are required.")
 
 
 def _train_split_one_class(tmp_path):
-    path = tmp_path / "data.csv"
-    _iris_frame(tmp_path).iloc[[0, 1, 50, 2]].to_csv(path, index=False)
+    path = _data_csv(tmp_path, _iris_frame(tmp_path).iloc[[0, 1, 50, 2]])
     return path, ("data.csv has 4 rows: with --test-size 0.25 the 3 training rows hold only 1 class ('setosa'), "
                   "while training needs at least 2 classes.")
 

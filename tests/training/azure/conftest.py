@@ -1,7 +1,54 @@
 """Azure-side tests need the SDK extra (requirements-azure.txt, installed by CI); skip them visibly without it."""
 
+import socket
+import threading
+
 import pytest
 
 _HINT = "is not installed: pip install -r requirements-azure.txt"
 pytest.importorskip("azureml.core", reason=f"azureml-core {_HINT}")
 pytest.importorskip("azureml.train.hyperdrive", reason=f"azureml-train-core {_HINT}")
+
+
+@pytest.fixture
+def refusing_proxy(monkeypatch):
+    """HTTPS through a loopback port nobody listens on: connection refused at once, whatever the real network."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("NO_PROXY", "")
+
+
+@pytest.fixture
+def silent_proxy_port():
+    """A loopback port that accepts connections and never answers: every HTTPS call through it hangs."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.settimeout(0.2)
+    accepted, stop = [], threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()  # lets the abandoned azureml call fail and its daemon thread end
+    server.close()
+
+
+@pytest.fixture
+def silent_proxy(monkeypatch, silent_proxy_port):
+    """HTTPS in this process goes through ``silent_proxy_port``."""
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{silent_proxy_port}")
+    monkeypatch.setenv("NO_PROXY", "")

@@ -4,8 +4,6 @@ The workspace is a real ``Workspace`` object built without its service check, an
 nobody listens on, so each flow stops at its first request, whatever network this machine has.
 """
 
-import socket
-
 import pytest
 from azureml.core import Workspace
 from azureml.core.authentication import ServicePrincipalAuthentication
@@ -17,13 +15,7 @@ from training.azure.v1 import AzureBackend
 
 
 @pytest.fixture
-def backend(monkeypatch):
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("NO_PROXY", "")
+def backend(refusing_proxy):
     auth = ServicePrincipalAuthentication("tenant-0", "client-0", "not-a-secret")
     workspace = Workspace("00000000-0000-0000-0000-000000000000", "rg-offline", "ws-offline", auth=auth,
                           _disable_service_check=True)

@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -160,33 +159,11 @@ def test_cli_start_up_does_not_import_the_sdk(offline_env):
     assert result.stdout.strip() == "[]", result.stderr
 
 
-def test_a_silent_network_ends_in_exit_2_not_a_hang(offline_env, tmp_path):
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    server.settimeout(0.2)
-    accepted, stop = [], threading.Event()
-
-    def accept() -> None:  # accept and never answer
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
+def test_a_silent_network_ends_in_exit_2_not_a_hang(offline_env, tmp_path, silent_proxy_port):
     (tmp_path / "config.json").write_text(json.dumps({"subscription_id": "0" * 8, "resource_group": "rg",
                                                       "workspace_name": "ws"}))
-    env = {**offline_env, "HTTPS_PROXY": f"http://127.0.0.1:{server.getsockname()[1]}",
+    env = {**offline_env, "HTTPS_PROXY": f"http://127.0.0.1:{silent_proxy_port}",
            "AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "s"}
-    try:
-        result = _cli(env, "submit", "--timeout", "3", cwd=tmp_path)  # subprocess timeout 300 s guards a hang
-    finally:
-        stop.set()
-        thread.join()
-        for conn in accepted:
-            conn.close()
-        server.close()
+    result = _cli(env, "submit", "--timeout", "3", cwd=tmp_path)  # subprocess timeout 300 s guards a hang
     assert result.returncode == 2
     assert "Timed out after 3 s while trying to reach the Azure ML workspace" in result.stderr

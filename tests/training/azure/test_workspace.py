@@ -1,8 +1,6 @@
 """Workspace connection fails fast and clearly offline: no config, no credentials, no network, a silent network."""
 
 import json
-import socket
-import threading
 
 import pytest
 from azureml.core.authentication import ServicePrincipalAuthentication
@@ -26,45 +24,6 @@ def workspace_config(tmp_path):
 def service_principal(monkeypatch):
     for name, value in SP_ENV.items():
         monkeypatch.setenv(name, value)
-
-
-@pytest.fixture
-def silent_proxy(monkeypatch):
-    """A loopback proxy that accepts connections and never answers: every HTTPS call through it hangs."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    server.settimeout(0.2)
-    accepted, stop = [], threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{server.getsockname()[1]}")
-    monkeypatch.setenv("NO_PROXY", "")
-    yield
-    stop.set()
-    thread.join()
-    for conn in accepted:
-        conn.close()  # lets the abandoned azureml call fail and its daemon thread end
-    server.close()
-
-
-@pytest.fixture
-def refusing_proxy(monkeypatch):
-    """HTTPS through a loopback port nobody listens on: connection refused at once, whatever the real network."""
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("NO_PROXY", "")
 
 
 def test_service_principal_from_environment():
