@@ -133,3 +133,23 @@ def _one(connection: http.client.HTTPConnection, payload: bytes, keep_alive: boo
         return response.status, response.read(), None
     except (OSError, http.client.HTTPException) as exc:
         return 0, b"", type(exc).__name__
+
+
+class BackgroundLoad:
+    """``run_load`` in a thread of its own, started at once, for tests that act on the server while it runs."""
+
+    def __init__(self, port: int, **options) -> None:
+        self._outcome: list[LoadResult] = []
+        self._thread = threading.Thread(target=lambda: self._outcome.append(run_load(port, **options)))
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        """Waits up to ``timeout`` seconds for the run to finish."""
+        self._thread.join(timeout)
+
+    @property
+    def result(self) -> LoadResult:
+        """The finished run's counts. Raises AssertionError if the run has not finished."""
+        if not self._outcome:
+            raise AssertionError("the background load has not finished")
+        return self._outcome[0]

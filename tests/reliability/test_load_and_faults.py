@@ -16,7 +16,7 @@ import threading
 import time
 
 import pytest
-from load import expected_bodies, run_load
+from load import BackgroundLoad, expected_bodies, run_load
 from raw_http import exchange, request_bytes
 from reliability_helpers import WORKER_THREADS, Server, iris_args
 
@@ -83,21 +83,9 @@ def test_sigkilled_worker_is_replaced_and_only_in_flight_requests_fail(iris_prob
     with Server(*iris_args(iris_proba_model_dir, script=None), "--worker_count", "2", env=env) as server:
         server.wait_ready()
         expected = expected_bodies(server.port)
-        outcome = {}
-        load = threading.Thread(
-            target=lambda: outcome.setdefault(
-                "result",
-                run_load(
-                    server.port,
-                    clients=CLIENTS,
-                    requests_per_client=250,
-                    expected=expected,
-                    deadline_s=120,
-                    keep_alive=False,
-                ),
-            )
+        load = BackgroundLoad(
+            server.port, clients=CLIENTS, requests_per_client=250, expected=expected, deadline_s=120, keep_alive=False
         )
-        load.start()
         try:
             time.sleep(1.0)  # mid-load
             old_workers = server.workers()
@@ -107,7 +95,7 @@ def test_sigkilled_worker_is_replaced_and_only_in_flight_requests_fail(iris_prob
             recovery_s = _seconds_until_a_new_worker_serves(server, old_workers, killed_at)
         finally:
             load.join(150)
-        result = outcome["result"]
+        result = load.result
         failed = sum(result.failures.values())
         after = exchange(server.port, VALID)
         output = server.output
@@ -130,22 +118,15 @@ def test_sigterm_mid_load_lets_in_flight_requests_finish_and_exits_in_time(iris_
     try:
         server.wait_ready()
         expected = expected_bodies(server.port)
-        outcome = {}
-        load = threading.Thread(
-            target=lambda: outcome.setdefault(
-                "result",
-                run_load(
-                    server.port,
-                    clients=4,
-                    requests_per_client=100_000,
-                    expected=expected,
-                    deadline_s=90,
-                    keep_alive=False,
-                    stop=stop_load,
-                ),
-            )
+        load = BackgroundLoad(
+            server.port,
+            clients=4,
+            requests_per_client=100_000,
+            expected=expected,
+            deadline_s=90,
+            keep_alive=False,
+            stop=stop_load,
         )
-        load.start()
         time.sleep(1.0)  # the load is running
         slow_answers = []
         slow_body = json.dumps({"data": [[5.1, 3.5, 1.4, 0.2]], "delay_s": 1.5}).encode()
@@ -166,7 +147,7 @@ def test_sigterm_mid_load_lets_in_flight_requests_finish_and_exits_in_time(iris_
         stop_load.set()
         output = server.stop()
     load.join(60)
-    result = outcome["result"]
+    result = load.result
     answers = [(answer.status, answer.body) for answer in slow_answers]
     print(
         f"\nsummary SIGTERM mid-load: exit status {status} after {exit_s:.2f} s; in-flight answers {answers}; "
