@@ -1,5 +1,6 @@
 """Constants and helpers imported by the training tests (conftest.py holds the fixtures)."""
 
+import socket
 import sys
 from pathlib import Path
 
@@ -28,3 +29,12 @@ def subprocess_env(**overrides: str) -> dict:
     env["PYTHONPATH"] = str(REPO)
     env.update(overrides)
     return env
+
+
+def refused_port() -> int:
+    """A loopback port nobody listens on (bound, then closed), so a connection to it is refused at once."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port

@@ -1,9 +1,13 @@
-"""Azure-side tests need the SDK extra (requirements-azure.txt, installed by CI); skip them visibly without it."""
+"""Azure-side tests need the SDK extra (requirements-azure.txt, installed by CI); skip them visibly without it.
+
+Also the loopback proxies the offline tests send HTTPS through: one that refuses, one that never answers.
+"""
 
 import socket
 import threading
 
 import pytest
+from training_helpers import refused_port
 
 _HINT = "is not installed: pip install -r requirements-azure.txt"
 pytest.importorskip("azureml.core", reason=f"azureml-core {_HINT}")
@@ -13,11 +17,7 @@ pytest.importorskip("azureml.train.hyperdrive", reason=f"azureml-train-core {_HI
 @pytest.fixture
 def refusing_proxy(monkeypatch):
     """HTTPS through a loopback port nobody listens on: connection refused at once, whatever the real network."""
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{refused_port()}")
     monkeypatch.setenv("NO_PROXY", "")
 
 

@@ -6,12 +6,12 @@ tried the network would fail, and a real submission fails fast without leaving t
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from training_helpers import refused_port
 
 ROOT = Path(__file__).resolve().parents[3]
 # Each case starts a Python process that imports azureml-core (about 2 s).
@@ -21,12 +21,8 @@ SP_VARS = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET")
 
 @pytest.fixture(scope="module")
 def offline_env(tmp_path_factory):
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
     env = {key: value for key, value in os.environ.items() if key not in SP_VARS}
-    env.update(PYTHONPATH=str(ROOT), HTTPS_PROXY=f"http://127.0.0.1:{port}", NO_PROXY="",
+    env.update(PYTHONPATH=str(ROOT), HTTPS_PROXY=f"http://127.0.0.1:{refused_port()}", NO_PROXY="",
                SKLEARN_WORKSPACE=str(tmp_path_factory.mktemp("workspace")))
     return env
 
