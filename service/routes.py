@@ -12,6 +12,8 @@ from service import inputs, pipeline
 from service.compat import AMLResponse
 from service.entry_script import InputStyle
 from service.errors import InternalError, MethodNotAllowed, NotFound, RunFailed, ScoringTimeout
+from service.metrics import CONTENT_TYPE
+from service.model_dir import describe
 from service.pipeline import current_scoring, log_request_id
 from service.responses import dumps
 
@@ -88,8 +90,6 @@ def _ready() -> Response:
 
 
 def _metrics() -> Response:
-    from service.metrics import CONTENT_TYPE
-
     return Response(current_scoring().metrics.render(), 200, content_type=CONTENT_TYPE)
 
 
@@ -100,6 +100,4 @@ def _model() -> Response:
             "No model metadata: the model directory (AZUREML_MODEL_DIR / --model_dir) is not set, holds no "
             "model.json, or holds several models."
         )
-    from service.model_dir import describe
-
     return Response(dumps(describe(info)), 200, mimetype="application/json")
