@@ -22,6 +22,7 @@ _VERSIONS = {
     "3": (("3", "3.0"), ("swagger3.json",), "3.0"),
     "3.1": (("3.1",), ("swagger3.1.json",), "3.1"),
 }
+_ALIASES = frozenset(alias for aliases, _, _ in _VERSIONS.values() for alias in aliases)
 _QUOTE_LIMIT = 40
 _UNDECORATED_SCHEMA = {"type": "object", "example": {}}
 _HEALTH_DESCRIPTION = "Simple health check endpoint to ensure the service is up at any given point."
@@ -50,17 +51,18 @@ class SwaggerDocuments:
             The version is unknown, or the script's schema cannot be expressed in it (swagger 2 needs homogeneous
             example arrays); the message lists the supported versions, as the reference's 404 does.
         """
+        document = self._documents.get(version)
+        if document is not None:
+            return document
         supported = ", ".join(sorted(self.supported))
         # The reference quotes the value whole; a long one is cut so the answer never echoes large client input.
         shown = version if len(version) <= _QUOTE_LIMIT else version[: _QUOTE_LIMIT - 3] + "..."
-        if not any(version in aliases for aliases, _, _ in _VERSIONS.values()):
+        if version not in _ALIASES:
             raise NotFound(f"Swagger version [{shown}] is not valid. Supported versions: [{supported}].")
-        if version not in self._documents:
-            raise NotFound(
-                f"Swagger version [{shown}] is not supported for the scoring script. "
-                f"Supported swagger versions: [{supported}]."
-            )
-        return self._documents[version]
+        raise NotFound(
+            f"Swagger version [{shown}] is not supported for the scoring script. "
+            f"Supported swagger versions: [{supported}]."
+        )
 
 
 def build_documents(run: Callable, *, app_root: Path, title: str, version: str, path_prefix: str) -> SwaggerDocuments:
