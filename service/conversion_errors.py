@@ -34,9 +34,11 @@ class Spec:
 
     @cached_property
     def example(self) -> str | None:
+        """The sample's first row as JSON (``[[5.1, 3.5, 1.4, 0.2]]``) for hints; None when absent or too long."""
         return _example(self._sample)
 
     def position(self, index: tuple[int, ...]) -> str:
+        """How a message names ``index``: ``row 3``, ``row 3, column 1 (sepal width (cm))`` or ``index [1, 2, 0]``."""
         if len(index) == 1:
             return f"row {index[0]}" if self.ndim >= 2 else f"position {index[0]}"
         if len(index) == 2 and self.ndim == 2:
@@ -45,6 +47,7 @@ class Spec:
         return f"index {list(index)}"
 
     def expected_rows(self) -> str:
+        """What the argument must be, in words: ``a JSON array of rows of 4 values``, records, or an N-D array."""
         if self.records:
             return f"a JSON array of records (objects with the columns {_names(self.feature_names)})"
         if self.ndim == 2:
@@ -52,6 +55,7 @@ class Spec:
         return f"a {self.ndim}-D JSON array"
 
     def wrong_type(self, value) -> str:
+        """Message for a ``value`` that is not a JSON array at all, with a hint at the likely fix."""
         hint = ""
         if isinstance(value, dict) and self.feature_names and set(value) & set(self.feature_names):
             hint = " To send one record, wrap it in a list: [{...}]."
