@@ -15,6 +15,7 @@ from service import routes
 from service.compat import AMLRequest
 from service.entry_script import load_entry_script
 from service.metrics import Metrics
+from service.model_dir import ModelInfo, find_model_dirs, read_model_info, verify_model_file
 from service.runner import Runner
 from service.settings import Settings
 from service.swagger import SwaggerDocuments, build_documents
@@ -31,11 +32,11 @@ class Scoring:
     runner: Runner
     swagger: SwaggerDocuments
     metrics: Metrics
-    model_info: object | None
-    """service.model_dir.ModelInfo of the served model directory, None when there is none (or several)."""
+    model_info: ModelInfo | None
+    """The served model directory's model.json, None when there is none (or several)."""
 
 
-def check_model_dir(model_dir: Path | None, *, verify: bool = True) -> object | None:
+def check_model_dir(model_dir: Path | None, *, verify: bool = True) -> ModelInfo | None:
     """Read (and verify the sha256 of) every model.json of ``model_dir``, in its own or the Azure layout.
 
     Returns the ModelInfo when there is exactly one model directory, else None (custom scripts may use a model
@@ -49,8 +50,6 @@ def check_model_dir(model_dir: Path | None, *, verify: bool = True) -> object | 
     """
     if model_dir is None:
         return None
-    from service.model_dir import find_model_dirs, read_model_info, verify_model_file
-
     infos = [read_model_info(path) for path in find_model_dirs(model_dir)]
     if verify:
         for info in infos:
