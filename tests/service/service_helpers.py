@@ -6,6 +6,7 @@ port chosen by the OS, waits until it answers, and stops it by PID (SIGTERM, the
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -24,6 +25,7 @@ from service.settings import Settings
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 START_TIMEOUT_S = 60
+ROW = [5.1, 3.5, 1.4, 0.2]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -53,6 +55,12 @@ def make_settings(script: str | None, model_dir: Path | None = None, **env: str)
 def make_client(script: str | None, model_dir: Path | None = None, **env: str):
     """A Flask test client of create_app() for a script in scripts/, init() already run."""
     return create_app(make_settings(script, model_dir, **env)).test_client()
+
+
+def score(client, body=None, **headers):
+    """POST ``body`` (default: one iris row) as JSON to the test client's /score, with ``headers``."""
+    body = {"data": [ROW]} if body is None else body
+    return client.post("/score", data=json.dumps(body), content_type="application/json", headers=headers)
 
 
 class ServiceProcess:

@@ -6,20 +6,7 @@ import io
 import json
 
 import pytest
-from service_helpers import make_client
-
-ROW = [5.1, 3.5, 1.4, 0.2]
-
-
-@pytest.fixture(scope="module")
-def iris(iris_model_dir):
-    return make_client("iris_score.py", iris_model_dir)
-
-
-def score(client, body=None, **headers):
-    body = {"data": [ROW]} if body is None else body
-    return client.post("/score", data=json.dumps(body), content_type="application/json", headers=headers)
-
+from service_helpers import ROW, make_client, score
 
 # --- auth, body limit, model metadata, metrics -----------------------------------------------------------------------
 

@@ -6,25 +6,14 @@ import json
 import uuid
 
 import pytest
-from service_helpers import make_client, make_settings
+from service_helpers import make_client, make_settings, score
 
 from service.app import create_app
 
-ROW = [5.1, 3.5, 1.4, 0.2]
 NOT_FOUND = (
     "The requested URL was not found on the server. If you entered the URL manually please check your spelling "
     "and try again."
 )
-
-
-@pytest.fixture(scope="module")
-def iris(iris_model_dir):
-    return make_client("iris_score.py", iris_model_dir)
-
-
-def score(client, body=None, **headers):
-    body = {"data": [ROW]} if body is None else body
-    return client.post("/score", data=json.dumps(body), content_type="application/json", headers=headers)
 
 
 # --- health and unrouted URLs ----------------------------------------------------------------------------------------

@@ -11,11 +11,6 @@ ROW = [5.1, 3.5, 1.4, 0.2]
 THREE_ROWS = [[5.1, 3.5, 1.4, 0.2], [6.5, 3.0, 5.5, 1.8], [5.9, 3.0, 4.2, 1.5]]
 
 
-@pytest.fixture(scope="module")
-def iris(iris_model_dir):
-    return make_client("iris_score.py", iris_model_dir)
-
-
 def post(client, body, content_type="application/json", **headers):
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
     return client.post("/score", data=data, content_type=content_type, headers=headers)
