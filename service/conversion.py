@@ -29,6 +29,7 @@ from inference_schema.parameter_types.numpy_parameter_type import NumpyParameter
 from inference_schema.parameter_types.standard_py_parameter_type import StandardPythonParameterType
 
 from service.conversion_errors import ConversionError, Spec, cap, describe, diagnose, records_problem
+from service.errors import escape_markup
 
 __all__ = ["ConversionError", "FeatureMatrixType", "convert_argument", "to_array", "to_frame"]
 
@@ -256,7 +257,7 @@ def _with_inference_schema(name: str, value, param_type):
     try:
         return param_type.deserialize_input(value)
     except Exception as exc:  # inference-schema raises bare Exception too; all of them mean "bad input" here
-        raise ConversionError(f'Input "{name}" could not be converted: {cap(str(exc), 120)}') from exc
+        raise ConversionError(f'Input "{name}" could not be converted: {escape_markup(cap(str(exc), 120))}') from exc
 
 
 def _is_pandas_type(param_type) -> bool:

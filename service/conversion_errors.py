@@ -8,6 +8,8 @@ from functools import cached_property
 
 import numpy as np
 
+from service.errors import escape_markup
+
 _QUOTE_MAX = 40
 _LIST_MAX = 5
 _SEQUENCES = (list, tuple)  # JSON arrays, and the tuples records are turned into
@@ -290,8 +292,11 @@ def describe(value) -> str:
 
 
 def _quote(value) -> str:
-    text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
-    return cap(text, _QUOTE_MAX)
+    try:
+        text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+    except RecursionError:  # nesting the parser accepts can be deeper than the stdlib encoder's recursion limit
+        return "(nested too deeply to quote)"
+    return escape_markup(cap(text, _QUOTE_MAX))
 
 
 def cap(text: str, limit: int) -> str:

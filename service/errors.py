@@ -1,9 +1,31 @@
 """Errors the service answers with: each class carries its HTTP status; one renderer gives {"message", "request_id"}.
 
-Messages are safe to send: they never contain a traceback or echo large client input.
+Messages are safe to send: they never contain a traceback or echo large client input, and client text they quote
+goes through :func:`quote`, so no body holds markup a browser could run.
 """
 
 from __future__ import annotations
+
+_MARKUP_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+QUOTE_LIMIT = 40
+"""Client text quoted in a message is cut to this many characters."""
+
+
+def escape_markup(text: str) -> str:
+    """``text`` with ``<``, ``>`` and ``&`` written as ``\\u003c``, ``\\u003e``, ``\\u0026``.
+
+    The escapes read the same in JSON and Python literals, so a quoted value stays exact, yet an error body never holds
+    a tag or an entity, whatever a browser sniffing it as HTML would make of it.
+    """
+    return text.translate(_MARKUP_ESCAPES)
+
+
+def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """Client text as an error message quotes it: ``repr``, cut to ``limit`` characters, markup escaped."""
+    quoted = repr(text)
+    if len(quoted) > limit:
+        quoted = quoted[: limit - 3] + "..."
+    return escape_markup(quoted)
 
 
 class ServiceError(Exception):

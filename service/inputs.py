@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 
 import orjson
 from flask import Request
 
 from service.conversion import ConversionError, convert_argument
 from service.entry_script import EntryScript, InputStyle
-from service.errors import BadInput, MethodNotAllowed, UnsupportedMediaType
+from service.errors import BadInput, MethodNotAllowed, UnsupportedMediaType, quote
+
+MAX_JSON_DEPTH = 1024
+"""Deepest nesting of arrays and objects accepted in client JSON, body or query: orjson's own limit, so the body's
+fast path checks nothing extra, and every other entry point is held to the same number."""
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]")
 
 
 def run_arguments(request: Request, script: EntryScript) -> dict[str, object]:
@@ -35,7 +42,10 @@ def run_arguments(request: Request, script: EntryScript) -> dict[str, object]:
     if request.method == "GET":
         query = _query_arguments(request)
         if script.style is InputStyle.STRING:
-            return {script.data_parameter: json.dumps(query)}
+            try:
+                return {script.data_parameter: json.dumps(query)}
+            except RecursionError:
+                raise BadInput(_too_deep("The query string")) from None
         return _by_name(query, script)
     if request.method != "POST":
         raise MethodNotAllowed("Method not allowed")
@@ -61,12 +71,14 @@ def parse_json_body(body: bytes) -> object:
     Raises
     ------
     BadInput
-        When the body is not valid JSON or not decodable text.
+        When the body is not valid JSON, is nested deeper than MAX_JSON_DEPTH, or is not decodable text.
     """
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         error = exc
+    if nesting_depth(body) > MAX_JSON_DEPTH:
+        raise BadInput(_too_deep("POST body")) from None
     encoding = json.detect_encoding(body)
     try:
         text = body.decode(encoding)
@@ -80,20 +92,53 @@ def parse_json_body(body: bytes) -> object:
     raise BadInput(f"POST body could not be decoded as JSON: {error}") from None
 
 
+def nesting_depth(document: bytes | str) -> int:
+    """How deep arrays and objects nest in JSON text (brackets inside strings do not count; invalid JSON is fine).
+
+    Only error paths pay for it: valid JSON is parsed by orjson, which enforces the limit itself.
+    """
+    data = document.encode("utf-8", "surrogatepass") if isinstance(document, str) else document
+    depth = deepest = 0
+    for bracket in _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", data)):
+        if bracket in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
 def _query_arguments(request: Request) -> dict[str, object]:
     """Query parameters as the reference reads them: each value JSON-decoded when possible, repeated keys -> list."""
     parsed: dict[str, object] = {}
     for key in request.args.keys():
-        values = [_json_or_text(v) for v in request.args.getlist(key)]
+        values = [_json_or_text(key, v) for v in request.args.getlist(key)]
         parsed[key] = values[0] if len(values) == 1 else values
     return parsed
 
 
-def _json_or_text(value: str) -> object:
+def _json_or_text(key: str, value: str) -> object:
+    """``value`` JSON-decoded as the reference's json.loads reads it, else the text itself.
+
+    orjson parses first, so the depth limit is the body's; json.loads then takes what orjson refuses but the reference
+    accepts (NaN, integers beyond 64 bits, lone surrogates).
+    """
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        pass
+    if nesting_depth(value) > MAX_JSON_DEPTH:
+        raise BadInput(_too_deep(f"Query parameter {quote(key)}"))
     try:
         return json.loads(value)
     except ValueError:
         return value
+    except RecursionError:  # the stdlib parser stops at the interpreter's recursion limit, a little under ours
+        raise BadInput(_too_deep(f"Query parameter {quote(key)}")) from None
+
+
+def _too_deep(what: str) -> str:
+    return f"{what} holds JSON nested too deeply; expected at most {MAX_JSON_DEPTH} levels of arrays and objects."
 
 
 def _by_name(document: dict, script: EntryScript) -> dict[str, object]:

@@ -86,12 +86,26 @@ def escape_controls(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-def log_access(method: str, path: str, status: int, duration_ms: float, request_id: str | None) -> None:
-    """Write the one access line of a request: method, path (with query), status, duration and request id.
+def redact_query(target: str) -> str:
+    """``target`` (a path, or a path with ``?query``) with every query value replaced by ``<redacted>``.
 
-    Method, path and request id come from the client and are written through :func:`escape_controls`.
+    Query strings carry tokens and scoring data (``?access_token=...``, ``?data=[[...]]``); the keys alone still show
+    how the service was called. Everything after the first ``?`` counts as query, so nothing is let through unredacted.
     """
-    method, path = escape_controls(method), escape_controls(path)
+    path, mark, query = target.partition("?")
+    if not mark:
+        return path
+    fields = (key + (eq and "=<redacted>") for key, eq, _ in (field.partition("=") for field in query.split("&")))
+    return f"{path}?{'&'.join(fields)}"
+
+
+def log_access(method: str, target: str, status: int, duration_ms: float, request_id: str | None) -> None:
+    """Write the one access line of a request: method, path (query values redacted), status, duration and request id.
+
+    ``target`` is the path, with the query string or without. Method, path and request id come from the client and
+    are written through :func:`escape_controls`.
+    """
+    method, path = escape_controls(method), escape_controls(redact_query(target))
     request_id = None if request_id is None else escape_controls(request_id)
     access_logger.info(
         "%s %s %d %.3fms %s",

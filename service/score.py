@@ -16,6 +16,7 @@ from inference_schema.parameter_types.standard_py_parameter_type import Standard
 from inference_schema.schema_decorators import input_schema, output_schema
 
 from service.conversion import FeatureMatrixType
+from service.errors import quote
 from service.model_dir import ModelDirError, ModelInfo, load_model, read_model_info, resolve_model_dir
 
 METHODS = ("predict", "predict_proba")
@@ -60,7 +61,7 @@ def run(data, method="predict"):
     """
     if method not in METHODS:
         return _bad_request(
-            f'Input "method" is {str(method)[:40]!r}, but {_info.label} supports only: {", ".join(METHODS)}.'
+            f'Input "method" is {quote(str(method))}, but {_info.label} supports only: {", ".join(METHODS)}.'
         )
     if method == "predict_proba" and not hasattr(model, "predict_proba"):
         label, estimator = _info.label, _info.sidecar.get("estimator")

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from service.errors import NotFound
+from service.errors import NotFound, escape_markup
 
 logger = logging.getLogger("service.swagger")
 
@@ -56,7 +56,7 @@ class SwaggerDocuments:
             return document
         supported = ", ".join(sorted(self.supported))
         # The reference quotes the value whole; a long one is cut so the answer never echoes large client input.
-        shown = version if len(version) <= _QUOTE_LIMIT else version[: _QUOTE_LIMIT - 3] + "..."
+        shown = escape_markup(version if len(version) <= _QUOTE_LIMIT else version[: _QUOTE_LIMIT - 3] + "...")
         if version not in _ALIASES:
             raise NotFound(f"Swagger version [{shown}] is not valid. Supported versions: [{supported}].")
         raise NotFound(
