@@ -37,7 +37,8 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(run.to_dict())
         return 0
-    for key in ("run_id", "experiment", "status", "started_at", "ended_at", "error", "outputs_dir", "log_path"):
+    for key in ("run_id", "experiment", "status", "started_at", "ended_at", "error", "outputs_dir", "log_path", "pid",
+                "host"):
         print(f"{key + ':':<13}{'' if getattr(run, key) is None else getattr(run, key)}")
     print("params:")
     for name, value in run.params.items():

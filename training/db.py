@@ -42,12 +42,39 @@ def connect(workspace: Path) -> Iterator[sqlite3.Connection]:
             connection.execute("PRAGMA foreign_keys = ON")
             with _init_lock(workspace):
                 connection.execute("PRAGMA journal_mode = WAL")
-                connection.executescript(_SCHEMA.read_text())
+                schema = _SCHEMA.read_text()
+                connection.executescript(schema)
+                _migrate(connection, schema)
         except (OSError, sqlite3.DatabaseError) as exc:
             raise _unavailable(workspace, exc) from exc
         yield connection
     finally:
         connection.close()
+
+
+def _migrate(connection: sqlite3.Connection, schema: str) -> None:
+    """Give a ``runs`` table made before runs recorded their process the columns and statuses of schema.sql.
+
+    SQLite cannot change a CHECK constraint in place, so the table is renamed, made anew by schema.sql and refilled, in
+    one transaction. ``legacy_alter_table`` keeps the metrics table's foreign key naming ``runs``, not the old table.
+    """
+    columns = {row["name"] for row in connection.execute("PRAGMA table_info(runs)")}
+    if "pid" in columns:
+        return
+    kept = ", ".join(sorted(columns))
+    connection.execute("PRAGMA foreign_keys = OFF")
+    connection.execute("PRAGMA legacy_alter_table = ON")
+    try:
+        connection.executescript(
+            f"BEGIN IMMEDIATE; ALTER TABLE runs RENAME TO runs_before_pid; {schema};"
+            f"INSERT INTO runs ({kept}) SELECT {kept} FROM runs_before_pid; DROP TABLE runs_before_pid; COMMIT;")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    finally:
+        connection.execute("PRAGMA legacy_alter_table = OFF")
+        connection.execute("PRAGMA foreign_keys = ON")
 
 
 @contextmanager

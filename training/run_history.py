@@ -1,4 +1,8 @@
-"""Local run history: runs (id, experiment, params, status, times, log, outputs) and their metrics in SQLite."""
+"""Local run history: runs (id, experiment, params, status, times, log, outputs, process) and their metrics in SQLite.
+
+A run whose process died without recording an end (SIGKILL, power loss, OOM killer) is found by the next read: its
+recorded process is gone, so it is marked ``killed`` with the time it was found as ``ended_at``.
+"""
 
 import json
 import time
@@ -8,11 +12,13 @@ from pathlib import Path
 
 from training.db import connect, utc_now
 from training.errors import RunNotFound
+from training.processes import ProcessIdentity
 
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One recorded run. ``metrics`` maps each metric name to its last logged value."""
+    """One recorded run. ``metrics`` maps each metric name to its last logged value; ``pid`` and ``host`` name the
+    process that ran it (None for runs recorded before processes were)."""
 
     run_id: str
     experiment: str
@@ -24,6 +30,8 @@ class RunRecord:
     error: str | None
     outputs_dir: Path | None
     log_path: Path | None
+    pid: int | None = None
+    host: str | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready form (paths as strings)."""
@@ -59,12 +67,20 @@ class RunHistory:
         """The artifact directory of a run: ``<workspace>/runs/<run id>``."""
         return self.workspace / "runs" / run_id
 
-    def start(self, experiment: str, params: dict | None = None) -> RunRecord:
-        """Create a run with status ``running`` and a new id like Azure's (``<experiment>_<unix time>_<8 hex>``)."""
+    def start(self, experiment: str, params: dict | None = None,
+              process: ProcessIdentity | None = None) -> RunRecord:
+        """Create a run with status ``running`` and a new id like Azure's (``<experiment>_<unix time>_<8 hex>``).
+
+        ``process`` (default: this one) is the process that runs it and will finish it; while the run is
+        ``running``, reads check that this process is still alive.
+        """
         run_id = f"{experiment}_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+        process = process or ProcessIdentity.current()
         with connect(self.workspace) as db:
-            db.execute("INSERT INTO runs (run_id, experiment, status, params, started_at) VALUES (?, ?, ?, ?, ?)",
-                       (run_id, experiment, "running", json.dumps(params or {}), utc_now()))
+            db.execute("INSERT INTO runs (run_id, experiment, status, params, started_at, pid, host, process_started)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (run_id, experiment, "running", json.dumps(params or {}), utc_now(), process.pid,
+                        process.host, process.started))
         self.run_dir(run_id).mkdir(parents=True, exist_ok=True)
         return self.get(run_id)
 
@@ -110,19 +126,37 @@ class RunHistory:
         return self.get(run_id)
 
     def get(self, run_id: str) -> RunRecord:
-        """The run ``run_id`` with its latest metric values. Raises ``RunNotFound``."""
+        """The run ``run_id`` with its latest metrics (``killed`` if its process is gone). Raises ``RunNotFound``."""
         with connect(self.workspace) as db:
+            self._mark_killed(db, run_id)
             row = self._require(db, run_id)
             return self._record(db, row)
 
     def list(self, experiment: str | None = None) -> list[RunRecord]:
-        """All runs (of ``experiment`` when given), oldest first."""
+        """All runs (of ``experiment`` when given), oldest first; runs whose process is gone are marked ``killed``."""
         with connect(self.workspace) as db:
+            self._mark_killed(db)
             query, args = "SELECT * FROM runs", ()
             if experiment is not None:
                 query, args = query + " WHERE experiment = ?", (experiment,)
             rows = db.execute(query + " ORDER BY started_at, run_id", args).fetchall()
             return [self._record(db, row) for row in rows]
+
+    @staticmethod
+    def _mark_killed(db, run_id: str | None = None) -> None:
+        """Mark ``running`` runs (all, or ``run_id``) whose recorded process is gone as ``killed``, found now."""
+        query = "SELECT run_id, pid, host, process_started FROM runs WHERE status = 'running' AND pid IS NOT NULL"
+        rows = db.execute(query + " AND run_id = ?", (run_id,)) if run_id else db.execute(query)
+        for row in rows.fetchall():
+            process = ProcessIdentity(row["pid"], row["host"], row["process_started"])
+            if not process.is_gone():
+                continue
+            found = utc_now()
+            # "AND status = 'running'": a run its process finished meanwhile keeps the status it recorded.
+            db.execute("UPDATE runs SET status = 'killed', ended_at = ?, error = ? WHERE run_id = ? AND status = ?",
+                       (found, f"The run's process (pid {process.pid} on {process.host}) had ended without "
+                        f"recording an end when checked at {found}: it was killed or crashed.", row["run_id"],
+                        "running"))
 
     def _require(self, db, run_id: str):
         row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
@@ -140,5 +174,5 @@ class RunHistory:
             run_id=row["run_id"], experiment=row["experiment"], status=row["status"], params=json.loads(row["params"]),
             metrics=metrics, started_at=row["started_at"], ended_at=row["ended_at"], error=row["error"],
             outputs_dir=Path(row["outputs_dir"]) if row["outputs_dir"] else None,
-            log_path=Path(row["log_path"]) if row["log_path"] else None,
+            log_path=Path(row["log_path"]) if row["log_path"] else None, pid=row["pid"], host=row["host"],
         )

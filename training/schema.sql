@@ -1,15 +1,19 @@
 -- The local workspace database: run history and model registry. Applied on every connect, so only IF NOT EXISTS.
+-- A workspace made by an older version is brought up to date by training/db.py (_migrate) under the same lock.
 
 CREATE TABLE IF NOT EXISTS runs (
-    run_id      TEXT PRIMARY KEY,
-    experiment  TEXT NOT NULL,
-    status      TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
-    params      TEXT NOT NULL DEFAULT '{}',   -- JSON object
-    started_at  TEXT NOT NULL,
-    ended_at    TEXT,
-    error       TEXT,
-    outputs_dir TEXT,                         -- absolute path
-    log_path    TEXT                          -- absolute path of the captured stdout + stderr
+    run_id          TEXT PRIMARY KEY,
+    experiment      TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'killed')),
+    params          TEXT NOT NULL DEFAULT '{}',   -- JSON object
+    started_at      TEXT NOT NULL,
+    ended_at        TEXT,                         -- for 'killed': when the process was found gone
+    error           TEXT,
+    outputs_dir     TEXT,                         -- absolute path
+    log_path        TEXT,                         -- absolute path of the captured stdout + stderr
+    pid             INTEGER,                      -- the process running the run (training/processes.py)
+    host            TEXT,
+    process_started TEXT                          -- '<boot id>/<start ticks>': tells a reused pid apart
 );
 
 CREATE TABLE IF NOT EXISTS metrics (

@@ -1,0 +1,168 @@
+"""Runs killed without a word (issue 14): a SIGKILLed `python -m training train` is listed as ``killed``, a live run
+beside it stays ``running``, a reused pid is not taken for the recorded process, and old workspaces are migrated."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from training_helpers import PYTHON, subprocess_env
+
+from training.db import connect
+from training.processes import ProcessIdentity, start_token
+from training.run_history import RunHistory
+
+pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def _full_pipe():
+    """A pipe already holding as much as it can, so a process writing to it blocks (nobody reads it)."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    try:
+        while True:
+            os.write(write_end, b"x" * 65536)
+    except BlockingIOError:
+        pass
+    os.set_blocking(write_end, True)  # the flag is shared with the child's copy of the descriptor
+    try:
+        yield write_end
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def _raw_runs(workspace: Path) -> dict[str, str]:
+    """run_id -> status as stored, read without RunHistory (which would check the processes)."""
+    if not (workspace / "workspace.db").exists():
+        return {}
+    with sqlite3.connect(workspace / "workspace.db", timeout=30) as db:
+        try:
+            return dict(db.execute("SELECT run_id, status FROM runs"))
+        except sqlite3.OperationalError:  # the table is being created
+            return {}
+
+
+@contextmanager
+def _stuck_training(workspace: Path, stdout_fd: int):
+    """`python -m training train` stuck writing its first line into a full pipe, after it recorded its run."""
+    before = set(_raw_runs(workspace))
+    process = subprocess.Popen([PYTHON, "-m", "training", "train"], stdout=stdout_fd, stderr=subprocess.DEVNULL,
+                               env=subprocess_env(SKLEARN_WORKSPACE=str(workspace), PYTHONUNBUFFERED="1"))
+    try:
+        deadline = time.monotonic() + 120
+        while not set(_raw_runs(workspace)) - before:
+            assert process.poll() is None, f"training exited with {process.returncode} before recording its run"
+            assert time.monotonic() < deadline, "the training process recorded no run within 120 s"
+            time.sleep(0.05)
+        [run_id] = set(_raw_runs(workspace)) - before
+        yield process, run_id
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _cli_runs(workspace: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "training", "runs", *args], capture_output=True, text=True, timeout=120,
+                          env=subprocess_env(SKLEARN_WORKSPACE=str(workspace)))
+
+
+def test_sigkilled_training_run_is_listed_as_killed_and_a_live_one_stays_running(tmp_path):
+    workspace = tmp_path / "workspace"
+    with _full_pipe() as stdout_fd, _stuck_training(workspace, stdout_fd) as (victim, victim_id), \
+            _stuck_training(workspace, stdout_fd) as (survivor, survivor_id):
+        victim.send_signal(signal.SIGKILL)
+        assert victim.wait(timeout=60) == -signal.SIGKILL
+        killed_at = time.time()
+        assert _raw_runs(workspace) == {victim_id: "running", survivor_id: "running"}  # as the dead process left it
+        listed = _cli_runs(workspace, "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        runs = {run["run_id"]: run for run in json.loads(listed.stdout)}
+        assert runs[survivor_id]["status"] == "running" and runs[survivor_id]["ended_at"] is None
+        assert survivor.poll() is None
+        victim_run = runs[victim_id]
+        assert victim_run["status"] == "killed" and victim_run["pid"] == victim.pid
+        found = time.mktime(time.strptime(victim_run["ended_at"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+        assert killed_at - 2 <= found <= time.time() + 1
+        assert f"pid {victim.pid} on " in victim_run["error"] and "killed or crashed" in victim_run["error"]
+    shown = _cli_runs(workspace, "show", survivor_id)  # its process is killed by now: found by `runs show` too
+    assert shown.returncode == 0 and "status:      killed" in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_a_reused_pid_is_not_taken_for_the_recorded_process(workspace):
+    history = RunHistory(workspace)
+    me = ProcessIdentity.current()
+    assert me.started is not None, "this test needs /proc"
+    boot_id, ticks = me.started.split("/")
+    alive = history.start("e").run_id
+    reused = history.start("e", process=ProcessIdentity(me.pid, me.host, f"{boot_id}/{int(ticks) - 1}")).run_id
+    after_reboot = history.start("e", process=ProcessIdentity(me.pid, me.host, f"another-boot/{ticks}")).run_id
+    elsewhere = history.start("e", process=ProcessIdentity(me.pid, me.host + "-other", "x/1")).run_id
+    statuses = {run.run_id: run.status for run in history.list()}
+    assert statuses == {alive: "running", reused: "killed", after_reboot: "killed", elsewhere: "running"}
+
+
+def test_a_run_finished_normally_is_never_marked_killed(workspace):
+    child = subprocess.Popen([PYTHON, "-c", "pass"])
+    child.wait()
+    history = RunHistory(workspace)
+    run_id = history.start("e", process=ProcessIdentity(child.pid, ProcessIdentity.current().host, "gone/1")).run_id
+    history.finish(run_id, "completed")
+    assert history.get(run_id).status == "completed" and history.get(run_id).error is None
+
+
+def test_start_token_tells_a_zombie_from_a_live_process():
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        token = start_token(child.pid)
+        assert token is not None and start_token(child.pid) == token
+        child.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while start_token(child.pid) is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert start_token(child.pid) is None  # a zombie until reaped: already gone
+    finally:
+        child.kill()
+        child.wait()
+
+
+OLD_SCHEMA = """
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY, experiment TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+    params TEXT NOT NULL DEFAULT '{}', started_at TEXT NOT NULL, ended_at TEXT, error TEXT, outputs_dir TEXT,
+    log_path TEXT);
+CREATE TABLE metrics (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs (run_id), name TEXT NOT NULL,
+    value TEXT NOT NULL, logged_at TEXT NOT NULL);
+INSERT INTO runs VALUES ('old_1', 'exp', 'completed', '{"kernel": "rbf"}', '2026-01-01T00:00:00.000000Z',
+                         '2026-01-01T00:01:00.000000Z', NULL, '/x/outputs', '/x/log.txt');
+INSERT INTO runs (run_id, experiment, status, started_at) VALUES ('old_2', 'exp', 'running',
+                                                                  '2026-01-02T00:00:00.000000Z');
+INSERT INTO metrics (run_id, name, value, logged_at) VALUES ('old_1', 'Accuracy', '0.97', '2026-01-01T00:00:30Z');
+"""
+
+
+def test_a_workspace_of_the_previous_version_is_migrated_in_place(workspace):
+    workspace.mkdir(parents=True)
+    with sqlite3.connect(workspace / "workspace.db") as db:
+        db.executescript(OLD_SCHEMA)
+    history = RunHistory(workspace)
+    old = history.get("old_1")
+    assert (old.status, old.params, old.metrics, old.pid) == ("completed", {"kernel": "rbf"}, {"Accuracy": 0.97}, None)
+    assert history.get("old_2").status == "running"  # no process recorded: nothing to check it against
+    new = history.start("exp")
+    history.log_metric(new.run_id, "Accuracy", 0.5)
+    with connect(workspace) as db:
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert "runs_before_pid" not in {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        with pytest.raises(sqlite3.IntegrityError):  # the foreign key still points at runs
+            db.execute("INSERT INTO metrics (run_id, name, value, logged_at) VALUES ('nope', 'a', '1', 'now')")
+        db.execute("UPDATE runs SET status = 'killed' WHERE run_id = 'old_2'")  # the new CHECK allows it
+    assert history.get(new.run_id).pid == os.getpid()

@@ -1,0 +1,60 @@
+"""Which process runs a recorded run, and whether that process is still alive (for runs killed without a word).
+
+A pid alone is not an identity: after a run is SIGKILLed its pid can be handed to an unrelated process. On Linux the
+kernel's boot id plus the process's start time (in clock ticks since boot, /proc/<pid>/stat field 22) names one
+process for good; elsewhere only the pid is recorded and checked.
+"""
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """A process as a run records it: ``pid``, ``host`` name and ``started`` (``<boot id>/<start ticks>`` or None)."""
+
+    pid: int
+    host: str
+    started: str | None
+
+    @classmethod
+    def current(cls) -> "ProcessIdentity":
+        """This process."""
+        return cls(os.getpid(), socket.gethostname(), start_token(os.getpid()))
+
+    def is_gone(self) -> bool:
+        """True when this process has certainly ended (a zombie counts as ended); False while it may still run.
+
+        A process on another host cannot be checked from here, so it is never reported gone. A pid now held by a
+        process that started at another time is gone: that is pid reuse, not the recorded process.
+        """
+        if self.host != socket.gethostname():
+            return False
+        if self.started is not None:
+            return start_token(self.pid) != self.started
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, owned by another user
+            return False
+        return False
+
+
+def start_token(pid: int) -> str | None:
+    """``<boot id>/<start time in ticks>`` of the live process ``pid``; None if it does not exist, is a zombie, or
+    this system has no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot_id = _BOOT_ID.read_text().strip()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: the fields after the last ")" are fixed (state is first).
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return f"{boot_id}/{fields[19]}"
