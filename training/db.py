@@ -25,7 +25,7 @@ def connect(workspace: Path) -> Iterator[sqlite3.Connection]:
     """Open ``<workspace>/workspace.db`` (created with the schema when absent) in autocommit mode; close on exit.
 
     Callers open write transactions explicitly with ``BEGIN IMMEDIATE``; WAL mode and a long busy timeout let
-    several processes (parallel sweeps, concurrent registrations) share the file.
+    several processes (parallel sweeps, concurrent registrations) share the file; every COMMIT is synced to disk.
 
     Raises ``WorkspaceUnavailable`` when the directory or database cannot be created or opened.
     """
@@ -40,6 +40,9 @@ def connect(workspace: Path) -> Iterator[sqlite3.Connection]:
         try:
             connection.execute("PRAGMA busy_timeout = 60000")
             connection.execute("PRAGMA foreign_keys = ON")
+            # WAL's default (NORMAL) syncs only at checkpoints: a COMMIT could be lost on power loss. FULL syncs the
+            # WAL at every COMMIT, so a registration acknowledged is one on disk.
+            connection.execute("PRAGMA synchronous = FULL")
             with _init_lock(workspace):
                 connection.execute("PRAGMA journal_mode = WAL")
                 schema = _SCHEMA.read_text()

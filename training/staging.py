@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from training.durable import fsync_tree
+
 # Seconds to sleep after copying each file. Only tests set it, to kill a registration deterministically while its
 # copy is in progress; unset (the default) it costs nothing.
 COPY_PAUSE_ENV = "SKLEARN_REGISTRY_COPY_PAUSE_S"
@@ -23,7 +25,8 @@ def staged_copy(source: Path, tmp_root: Path) -> Iterator[Path]:
     """Copy ``source`` to a new directory under ``tmp_root``, held under an exclusive lock; yield its path.
 
     The caller may rename the directory away (into the registry); whatever is left is removed on exit.
-    Abandoned copies of dead processes are removed first.
+    Abandoned copies of dead processes are removed first. The copy is fsynced (files, then directories) before it is
+    yielded.
     """
     tmp_root.mkdir(parents=True, exist_ok=True)
     remove_abandoned(tmp_root)
@@ -33,6 +36,7 @@ def staged_copy(source: Path, tmp_root: Path) -> Iterator[Path]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             _copy_tree(Path(source), staging)
+            fsync_tree(staging)
             yield staging
         finally:
             shutil.rmtree(staging, ignore_errors=True)
