@@ -1,10 +1,11 @@
-"""service.logs: control characters in client-supplied values are escaped, so one request is one log line."""
+"""service.logs: control characters in client-supplied values are escaped, so one request is one log line; query
+values never reach the log."""
 
 import logging
 
 import pytest
 
-from service.logs import escape_controls, log_access
+from service.logs import escape_controls, log_access, redact_query
 
 
 @pytest.mark.parametrize(
@@ -31,3 +32,26 @@ def test_access_line_escapes_path_and_request_id(caplog):
     assert record.getMessage() == "GET /x\\n2026-01-01 forged 404 1.500ms id\\r\\nforged"
     assert record.access["path"] == "/x\\n2026-01-01 forged"
     assert record.access["request_id"] == "id\\r\\nforged"
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/score", "/score"),
+        ("/score?", "/score?"),
+        ("/score?access_token=abc&version=2", "/score?access_token=<redacted>&version=<redacted>"),
+        ("/score?flag&empty=&twice==x", "/score?flag&empty=<redacted>&twice=<redacted>"),
+        ("/score?data=[[1,2]]&data=3", "/score?data=<redacted>&data=<redacted>"),
+        ("/a?b?c=d", "/a?b?c=<redacted>"),
+    ],
+)
+def test_redact_query_keeps_keys_and_drops_values(target, expected):
+    assert redact_query(target) == expected
+
+
+def test_access_line_redacts_query_values_in_both_formats(caplog):
+    with caplog.at_level(logging.INFO, logger="service.access"):
+        log_access("POST", "/score?access_token=s3cr3t\n", 200, 1.0, None)
+    [record] = caplog.records
+    assert record.getMessage() == "POST /score?access_token=<redacted> 200 1.000ms -"
+    assert record.access["path"] == "/score?access_token=<redacted>"
