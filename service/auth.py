@@ -1,4 +1,5 @@
-"""Optional bearer-key authentication for /score, /swagger.json and /model (health and metrics stay open)."""
+"""Optional bearer-key authentication for /score, /swagger.json, /model and the other protocols' scoring and model
+metadata routes (health, readiness, metrics and the /docs page stay open)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,19 @@ import hmac
 
 from service.errors import Unauthorized
 
-PROTECTED_ENDPOINTS = frozenset({"score", "swagger", "model"})
+PROTECTED_ENDPOINTS = frozenset(
+    {
+        "score",
+        "swagger",
+        "model",
+        "v2.model_metadata",
+        "v2.infer",
+        "kserve_v1.models",
+        "kserve_v1.predict",
+        "kserve_v1.predict_proba",
+        "mlflow.invocations",
+    }
+)
 
 
 def check_bearer_key(authorization: str | None, api_key: str) -> None:

@@ -8,7 +8,7 @@ import logging
 
 from flask import Flask, Response, request
 
-from service import inputs, pipeline
+from service import inputs, pipeline, protocols
 from service.compat import AMLResponse
 from service.entry_script import InputStyle
 from service.errors import InternalError, MethodNotAllowed, NotFound, RunFailed, ScoringTimeout
@@ -30,6 +30,7 @@ def register(app: Flask) -> None:
     app.add_url_rule("/health/ready", "ready", _ready, methods=["GET"])
     app.add_url_rule("/metrics", "metrics", _metrics, methods=["GET"])
     app.add_url_rule("/model", "model", _model, methods=["GET"])
+    protocols.register(app)
 
 
 # --- views -----------------------------------------------------------------------------------------------------------

@@ -1,0 +1,124 @@
+"""MLflow's scoring protocol (``mlflow models serve``) for the served model: ``/invocations``, ``/ping``, ``/version``.
+
+``/invocations`` takes MLflow's JSON forms, exactly one of ``dataframe_split``, ``dataframe_records``, ``instances``
+and ``inputs`` (plus ``params``, where ``{"method": "predict_proba"}`` asks for probabilities), or ``text/csv`` with
+a header row, and answers ``{"predictions": [...]}``. Errors are MLflow's ``{"error_code", "message"}``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, request
+
+from service import __version__
+from service.errors import BadInput, UnsupportedMediaType
+from service.inputs import parse_json_body
+from service.pipeline import current_scoring
+from service.protocols.scoring import ServedModel, add_error_handlers, json_response, predict, read_body, to_rows
+
+FORMS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+_ERROR_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    404: "NOT_FOUND",
+    415: "BAD_REQUEST",
+    503: "TEMPORARILY_UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def blueprint(model: ServedModel) -> Blueprint:
+    """``/invocations``, ``/ping`` (also ``/health``) and ``/version`` for ``model``."""
+    bp = Blueprint("mlflow", __name__)
+
+    def ping() -> Response:
+        current_scoring().runner.check_ready()
+        return Response("\n", 200, mimetype="application/json")
+
+    def version() -> Response:
+        return Response(__version__, 200, mimetype="text/plain")
+
+    def invocations() -> Response:
+        body = read_body()
+        if request.mimetype == "text/csv":
+            rows = _csv_rows(body, model)
+            method = "predict"
+        elif request.mimetype == "application/json":
+            rows, method = _json_rows(parse_json_body(body), model)
+        else:
+            raise UnsupportedMediaType(
+                f"Content-Type must be application/json or text/csv, got {request.mimetype[:40] or 'none'!r}."
+            )
+        output = predict(rows, method)
+        return json_response({"predictions": output if method == "predict" else output["probabilities"]})
+
+    bp.add_url_rule("/ping", "ping", ping, methods=["GET"])
+    bp.add_url_rule("/health", "health", ping, methods=["GET"])
+    bp.add_url_rule("/version", "version", version, methods=["GET"])
+    bp.add_url_rule("/invocations", "invocations", invocations, methods=["POST"])
+    add_error_handlers(bp, _error)
+    return bp
+
+
+def _error(status: int, message: str) -> Response:
+    code = _ERROR_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST")
+    return json_response({"error_code": code, "message": message}, status)
+
+
+def _json_rows(document: object, model: ServedModel) -> tuple[object, str]:
+    if not isinstance(document, dict):
+        raise BadInput(f"The request body must be a JSON object with one of {', '.join(FORMS)}.")
+    forms = [key for key in FORMS if key in document]
+    unknown = sorted(set(document) - set(FORMS) - {"params"})
+    if len(forms) != 1 or unknown:
+        got = ", ".join(str(k)[:40] for k in list(document)[:10]) or "none"
+        raise BadInput(
+            f"The request body must hold exactly one of {', '.join(FORMS)} (and optionally params); got keys: {got}."
+        )
+    params = document.get("params") or {}
+    if not isinstance(params, dict) or set(params) - {"method"}:
+        raise BadInput('"params" may hold only "method": "predict" or "predict_proba".')
+    form = forms[0]
+    value = document[form]
+    if form == "dataframe_split":
+        value = _split_rows(value, model)
+    elif form == "inputs" and isinstance(value, dict):
+        value = _column_rows(value, model)
+    return to_rows(form, value, model), params.get("method", "predict")
+
+
+def _split_rows(split: object, model: ServedModel) -> object:
+    """pandas' split orient: rows as they are when the columns are the features in order, else as records."""
+    if not isinstance(split, dict) or not isinstance(split.get("data"), list):
+        raise BadInput('"dataframe_split" must be an object with "data" (a list of rows) and "columns".')
+    columns, data = split.get("columns"), split["data"]
+    features = model.info.feature_names
+    if columns is None or columns == features or features is None:
+        return data
+    if not isinstance(columns, list) or not all(isinstance(row, list) and len(row) == len(columns) for row in data):
+        raise BadInput('"dataframe_split" needs "columns" (a list of names) and rows with one value per column.')
+    return [dict(zip(columns, row, strict=True)) for row in data]
+
+
+def _column_rows(columns: dict, model: ServedModel) -> list:
+    """``inputs`` as a dict of columns ``{"feature": [values...]}``: records, so the conversion checks the names."""
+    if not all(isinstance(values, list) for values in columns.values()) or len({len(v) for v in columns.values()}) > 1:
+        raise BadInput('"inputs" as an object needs one list of values per feature column, all of the same length.')
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def _csv_rows(body: bytes, model: ServedModel) -> object:
+    """CSV with a header row (as ``pandas.read_csv`` reads it for MLflow); numeric strings convert as JSON's do."""
+    try:
+        table = list(csv.reader(io.StringIO(body.decode("utf-8"))))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise BadInput(f"The CSV body could not be read: {str(exc)[:120]}") from None
+    if len(table) < 2:
+        raise BadInput("The CSV body needs a header row with the feature names and at least one data row.")
+    header, rows = table[0], table[1:]
+    if header == model.info.feature_names or model.info.feature_names is None:
+        return rows
+    return [dict(zip(header, row, strict=True)) if len(row) == len(header) else row for row in rows]

@@ -1,0 +1,310 @@
+"""Open Inference Protocol V2 (REST), as KServe, MLServer and Triton speak it, for the served model.
+
+Health, server and model metadata, and infer: one FP64/FP32/INT64/INT32/BOOL input tensor of shape [rows, features]
+(row-major ``data``, flat or nested) or one input per feature column; ``parameters.method`` or the requested output
+name picks predict or predict_proba. Triton's binary tensor data extension, which tritonclient uses by default, is
+decoded and encoded too. Errors are ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+from flask import Blueprint, Response, request
+
+from service import __version__
+from service.errors import BadInput, NotReady
+from service.inputs import parse_json_body
+from service.pipeline import current_scoring
+from service.protocols.scoring import (
+    METHODS,
+    ProtocolError,
+    ServedModel,
+    add_error_handlers,
+    json_response,
+    predict,
+    read_body,
+    to_rows,
+)
+from service.responses import dumps
+
+BINARY_HEADER = "Inference-Header-Content-Length"
+DATATYPES = {
+    "BOOL": np.dtype(np.bool_),
+    "INT8": np.dtype("<i1"),
+    "INT16": np.dtype("<i2"),
+    "INT32": np.dtype("<i4"),
+    "INT64": np.dtype("<i8"),
+    "UINT8": np.dtype("<u1"),
+    "UINT16": np.dtype("<u2"),
+    "UINT32": np.dtype("<u4"),
+    "UINT64": np.dtype("<u8"),
+    "FP16": np.dtype("<f2"),
+    "FP32": np.dtype("<f4"),
+    "FP64": np.dtype("<f8"),
+}
+_DATATYPE_OF = {dtype.newbyteorder("="): name for name, dtype in DATATYPES.items()}
+_LABEL_DATATYPE = {bool: "BOOL", int: "INT64", float: "FP64", str: "BYTES"}
+MATRIX_INPUT = "input-0"
+
+
+def blueprint(model: ServedModel) -> Blueprint:
+    """The ``/v2`` routes for ``model``."""
+    api = _V2(model)
+    bp = Blueprint("v2", __name__, url_prefix="/v2")
+    bp.add_url_rule("", "server_metadata", api.server_metadata, methods=["GET"])
+    bp.add_url_rule("/health/live", "live", api.live, methods=["GET"])
+    bp.add_url_rule("/health/ready", "ready", api.ready, methods=["GET"])
+    for prefix in ("/models/<name>", "/models/<name>/versions/<version>"):
+        bp.add_url_rule(prefix, "model_metadata", api.model_metadata, methods=["GET"])
+        bp.add_url_rule(f"{prefix}/ready", "model_ready", api.model_ready, methods=["GET"])
+        bp.add_url_rule(f"{prefix}/infer", "infer", api.infer, methods=["POST"])
+    add_error_handlers(bp, _error)
+    return bp
+
+
+def _error(status: int, message: str) -> Response:
+    return json_response({"error": message}, status)
+
+
+def _check_ready() -> None:
+    """The spec answers "not ready" with a 4xx: 400, with the reason and Retry-After."""
+    try:
+        current_scoring().runner.check_ready()
+    except NotReady as exc:
+        raise ProtocolError(400, exc.message, headers=exc.headers) from None
+
+
+class _V2:
+    def __init__(self, model: ServedModel) -> None:
+        self.model = model
+        info = model.info
+        self.features = info.feature_names
+        self.metadata = {
+            "name": model.name,
+            "versions": [model.version] if model.version else [],
+            "platform": "sklearn",
+            "inputs": [
+                {"name": MATRIX_INPUT, "datatype": _DATATYPE_OF[info.input_dtype], "shape": [-1, info.n_features]}
+            ],
+            "outputs": [{"name": "predict", "datatype": _label_datatype(info.classes), "shape": [-1]}]
+            + (
+                [{"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(info.classes or [])]}]
+                if info.has_predict_proba
+                else []
+            ),
+        }
+
+    def server_metadata(self) -> Response:
+        return json_response({"name": "sklearn-scoring", "version": __version__, "extensions": ["binary_tensor_data"]})
+
+    def live(self) -> Response:
+        return json_response({"live": True})
+
+    def ready(self) -> Response:
+        _check_ready()
+        return json_response({"ready": True})
+
+    def model_metadata(self, name: str, version: str | None = None) -> Response:
+        self.model.check(name, version)
+        return json_response(self.metadata)
+
+    def model_ready(self, name: str, version: str | None = None) -> Response:
+        self.model.check(name, version)
+        _check_ready()
+        return json_response({"name": self.model.name, "ready": True})
+
+    def infer(self, name: str, version: str | None = None) -> Response:
+        self.model.check(name, version)
+        document, binary = _split_body(read_body(), request.headers.get(BINARY_HEADER))
+        if not isinstance(document, dict) or not isinstance(document.get("inputs"), list) or not document["inputs"]:
+            raise BadInput(
+                'An inference request is a JSON object with "inputs": a non-empty list of tensors '
+                '{"name", "shape", "datatype", "data"}.'
+            )
+        method, binary_output = _requested(document)
+        blobs = _Blobs(binary)
+        tensors = [_read_tensor(tensor, i, blobs) for i, tensor in enumerate(document["inputs"])]
+        blobs.check_consumed()
+        output = predict(self._rows(tensors), method)
+        return self._answer(document, method, output, binary_output)
+
+    def _rows(self, tensors: list[tuple[str, list[int], list]]):
+        features = self.features or []
+        if len(tensors) == 1 and (tensors[0][0] not in features or len(features) == 1):
+            name, shape, data = tensors[0]
+            return to_rows(name, _matrix_rows(name, shape, data, self.model.info.n_features), self.model)
+        names = [name for name, _, _ in tensors]
+        if sorted(names) != sorted(features):
+            expected = f"one input per feature column ({', '.join(features)})" if features else "no column inputs"
+            raise BadInput(
+                f"Inputs {', '.join(names)[:200]} do not fit {self.model.info.label}: send one input tensor "
+                f"[rows, {self.model.info.n_features}] or {expected}."
+            )
+        columns = {name: _column(name, shape, data) for name, shape, data in tensors}
+        lengths = {len(values) for values in columns.values()}
+        if len(lengths) != 1:
+            raise BadInput(
+                f"The column inputs have different lengths ({sorted(lengths)}); every column needs one value per row."
+            )
+        return to_rows("inputs", list(map(list, zip(*(columns[f] for f in features), strict=True))), self.model)
+
+    def _answer(self, document: dict, method: str, output: object, binary: bool) -> Response:
+        if method == "predict":
+            values, shape = output, [len(output)]
+            datatype = _LABEL_DATATYPE.get(type(output[0]), "FP64") if output else "FP64"
+            parameters = None
+        else:
+            probabilities = output["probabilities"]
+            values = [p for row in probabilities for p in row]
+            shape = [len(probabilities), len(probabilities[0]) if probabilities else 0]
+            datatype, parameters = "FP64", {"classes": output["classes"]}
+        tensor: dict[str, object] = {"name": method, "datatype": datatype, "shape": shape}
+        if parameters:
+            tensor["parameters"] = parameters
+        blob = None
+        if binary:
+            blob = _encode(values, datatype)
+            tensor["parameters"] = {**(parameters or {}), "binary_data_size": len(blob)}
+        else:
+            tensor["data"] = values
+        answer: dict[str, object] = {"model_name": self.model.name}
+        if self.model.version:
+            answer["model_version"] = self.model.version
+        if isinstance(document.get("id"), str):
+            answer["id"] = document["id"]
+        answer["outputs"] = [tensor]
+        header = dumps(answer)
+        if blob is None:
+            return Response(header, 200, mimetype="application/json")
+        response = Response(header + blob, 200, mimetype="application/octet-stream")
+        response.headers[BINARY_HEADER] = str(len(header))
+        return response
+
+
+def _label_datatype(classes: list | None) -> str:
+    return _LABEL_DATATYPE.get(type(classes[0]), "FP64") if classes else "FP64"
+
+
+def _split_body(body: bytes, header_length: str | None) -> tuple[object, bytes]:
+    """The JSON request and the binary tensor data after it (binary tensor data extension)."""
+    if header_length is None:
+        return parse_json_body(body), b""
+    try:
+        length = int(header_length)
+    except ValueError:
+        length = -1
+    if not 0 < length <= len(body):
+        raise BadInput(
+            f"{BINARY_HEADER} must be the JSON header's length in bytes, at most the body's {len(body)}; got "
+            f"{header_length[:40]!r}."
+        )
+    return parse_json_body(body[:length]), body[length:]
+
+
+class _Blobs:
+    """The binary tensor data, handed out in the order of the inputs that declare ``binary_data_size``."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.offset = data, 0
+
+    def take(self, name: str, size: object) -> bytes:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0 or self.offset + size > len(self.data):
+            raise BadInput(
+                f'Input "{name}" declares binary_data_size {str(size)[:40]}, but only '
+                f"{len(self.data) - self.offset} bytes of binary data are left in the body."
+            )
+        self.offset += size
+        return self.data[self.offset - size : self.offset]
+
+    def check_consumed(self) -> None:
+        if self.offset != len(self.data):
+            raise BadInput(
+                f"The body has {len(self.data) - self.offset} bytes of binary data that no input declares "
+                "(parameters.binary_data_size)."
+            )
+
+
+def _read_tensor(tensor: object, index: int, blobs: _Blobs) -> tuple[str, list[int], list]:
+    if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
+        raise BadInput(f'Input {index} must be a JSON object with "name", "shape", "datatype" and "data".')
+    name, shape, datatype = tensor["name"][:40], tensor.get("shape"), tensor.get("datatype")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise BadInput(f'Input "{name}" needs "shape": a list of non-negative integers, got {str(shape)[:40]}.')
+    if datatype not in DATATYPES:
+        raise BadInput(
+            f'Input "{name}" has datatype {str(datatype)[:40]!r}, but a tensor of numbers is expected: '
+            f"{', '.join(DATATYPES)}."
+        )
+    parameters = tensor.get("parameters")
+    size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+    if size is not None:
+        dtype = DATATYPES[datatype]
+        raw = blobs.take(name, size)
+        count = int(np.prod(shape, dtype=np.int64))
+        if len(raw) != count * dtype.itemsize:
+            raise BadInput(
+                f'Input "{name}" has {len(raw)} bytes of binary data, but shape {shape} of {datatype} needs '
+                f"{count * dtype.itemsize}."
+            )
+        return name, shape, np.frombuffer(raw, dtype).tolist()
+    data = tensor.get("data")
+    if not isinstance(data, list):
+        raise BadInput(f'Input "{name}" needs "data" (a list, row-major) or parameters.binary_data_size.')
+    return name, shape, data
+
+
+def _matrix_rows(name: str, shape: list[int], data: list, n_features: int) -> list:
+    """The rows of a [rows, features] tensor whose data is nested (as is) or flat (cut into rows)."""
+    if len(shape) != 2 or shape[1] != n_features:
+        raise BadInput(
+            f'Input "{name}" has shape {shape}, but the model expects [rows, {n_features}]: one row of '
+            f"{n_features} features per prediction."
+        )
+    if data and not isinstance(data[0], list):
+        if len(data) != shape[0] * n_features:
+            raise BadInput(f'Input "{name}" has {len(data)} values, but shape {shape} needs {shape[0] * n_features}.')
+        return [data[i : i + n_features] for i in range(0, len(data), n_features)]
+    if len(data) != shape[0]:
+        raise BadInput(f'Input "{name}" has {len(data)} rows, but its shape {shape} says {shape[0]}.')
+    return data
+
+
+def _column(name: str, shape: list[int], data: list) -> list:
+    if len(shape) == 2 and shape[1] == 1 and all(isinstance(v, list) and len(v) == 1 for v in data):
+        data = [v[0] for v in data]
+    elif len(shape) != 1 and not (len(shape) == 2 and shape[1] == 1):
+        raise BadInput(f'Column input "{name}" has shape {shape}, but a column is [rows] or [rows, 1].')
+    if len(data) != shape[0]:
+        raise BadInput(f'Column input "{name}" has {len(data)} values, but its shape {shape} says {shape[0]}.')
+    return data
+
+
+def _requested(document: dict) -> tuple[str, bool]:
+    """(method, binary output?) from the request's ``parameters`` and ``outputs``."""
+    parameters = document.get("parameters") or {}
+    outputs = document.get("outputs") or []
+    if not isinstance(parameters, dict) or not isinstance(outputs, list):
+        raise BadInput('"parameters" must be a JSON object and "outputs" a list of {"name"} objects.')
+    names = [o.get("name") if isinstance(o, dict) else o for o in outputs]
+    unknown = [str(n)[:40] for n in names if n not in METHODS]
+    if unknown:
+        raise BadInput(f"Output {unknown[0]!r} is not an output of this model; outputs: {', '.join(METHODS)}.")
+    method = parameters.get("method")
+    if len(set(names)) > 1 or (names and method is not None and method != names[0]):
+        raise BadInput("Ask for one output per request: predict or predict_proba (by outputs or parameters.method).")
+    method = names[0] if names else (method if method is not None else "predict")
+    binary = parameters.get("binary_data_output") is True
+    for output in outputs:
+        flag = (output.get("parameters") or {}).get("binary_data") if isinstance(output, dict) else None
+        if isinstance(flag, bool):
+            binary = flag
+    return method, binary
+
+
+def _encode(values: list, datatype: str) -> bytes:
+    if datatype == "BYTES":
+        encoded = [str(v).encode("utf-8") for v in values]
+        return b"".join(struct.pack("<I", len(b)) + b for b in encoded)
+    return np.asarray(values, dtype=DATATYPES[datatype]).tobytes()
