@@ -1,0 +1,193 @@
+"""Open Inference Protocol V2 through the Flask test client: metadata, infer forms, binary tensors, errors, auth."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from protocol_helpers import FEATURES, MODEL, PROBA_MODEL, ROWS, score_answer, v2_binary_body, v2_tensor
+from service_helpers import make_client
+
+INFER = f"/v2/models/{MODEL}/infer"
+
+
+@pytest.fixture(scope="module")
+def nocode(iris_model_dir):
+    return make_client(None, iris_model_dir)
+
+
+@pytest.fixture(scope="module")
+def proba(iris_proba_model_dir):
+    return make_client(None, iris_proba_model_dir)
+
+
+def infer(client, body, path=INFER, **headers):
+    return client.post(path, data=json.dumps(body), content_type="application/json", headers=headers)
+
+
+def test_health_and_server_metadata(nocode):
+    assert nocode.get("/v2/health/live").get_json() == {"live": True}
+    assert nocode.get("/v2/health/ready").get_json() == {"ready": True}
+    assert nocode.get(f"/v2/models/{MODEL}/ready").get_json() == {"name": MODEL, "ready": True}
+    assert nocode.get(f"/v2/models/{MODEL}/versions/1/ready").status_code == 200
+    server = nocode.get("/v2").get_json()
+    assert server["name"] == "sklearn-scoring" and "binary_tensor_data" in server["extensions"]
+
+
+def test_model_metadata_comes_from_model_json(nocode, proba):
+    expected = {
+        "name": MODEL,
+        "versions": ["1"],
+        "platform": "sklearn",
+        "inputs": [{"name": "input-0", "datatype": "FP64", "shape": [-1, 4]}],
+        "outputs": [{"name": "predict", "datatype": "INT64", "shape": [-1]}],
+    }
+    assert nocode.get(f"/v2/models/{MODEL}").get_json() == expected
+    assert nocode.get(f"/v2/models/{MODEL}/versions/1").get_json() == expected
+    outputs = proba.get(f"/v2/models/{PROBA_MODEL}").get_json()["outputs"]
+    assert outputs[1] == {"name": "predict_proba", "datatype": "FP64", "shape": [-1, 3]}
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/v2/models/other/infer", "Model 'other' is not served here; this service serves model 'sklearn-iris'."),
+        (f"/v2/models/{MODEL}/versions/7/infer", "Model 'sklearn-iris' has version 1, not version '7'."),
+    ],
+)
+def test_unknown_model_or_version_is_404(nocode, path, message):
+    response = infer(nocode, {"inputs": [v2_tensor()]}, path)
+    assert (response.status_code, response.get_json()) == (404, {"error": message})
+    assert nocode.get(path.removesuffix("/infer")).status_code == 404
+
+
+@pytest.mark.parametrize("flat", [True, False])
+def test_one_tensor_flat_or_nested_answers_as_score(nocode, flat):
+    body = {"id": "req-7", "inputs": [v2_tensor(flat=flat)]}
+    answer = infer(nocode, body).get_json()
+    expected = score_answer(nocode)
+    assert expected == [0, 1, 2, 0, 1, 2]
+    assert answer == {
+        "model_name": MODEL,
+        "model_version": "1",
+        "id": "req-7",
+        "outputs": [{"name": "predict", "datatype": "INT64", "shape": [len(ROWS)], "data": expected}],
+    }
+
+
+@pytest.mark.parametrize("datatype", ["FP32", "INT64", "INT32", "BOOL"])
+def test_other_datatypes_convert_as_score_converts(nocode, datatype):
+    rows = [[1, 0, 1, 1], [6, 3, 5, 2]]
+    body = {"inputs": [v2_tensor(rows, datatype=datatype)]}
+    if datatype == "BOOL":
+        body = {"inputs": [v2_tensor([[True, False, True, True]], datatype="BOOL")]}
+        rows = [[1, 0, 1, 1]]
+    assert infer(nocode, body).get_json()["outputs"][0]["data"] == score_answer(nocode, rows)
+
+
+def test_one_input_per_feature_column(nocode):
+    columns = [
+        {"name": name, "shape": [len(ROWS)], "datatype": "FP64", "data": [row[j] for row in ROWS]}
+        for j, name in reversed(list(enumerate(FEATURES)))
+    ]
+    assert infer(nocode, {"inputs": columns}).get_json()["outputs"][0]["data"] == score_answer(nocode)
+    response = infer(nocode, {"inputs": columns[:3]})
+    assert response.status_code == 400
+    assert "one input per feature column (sepal length (cm), sepal width (cm)" in response.get_json()["error"]
+
+
+def test_predict_proba_by_parameters_or_output_name(proba):
+    expected = score_answer(proba, method="predict_proba")
+    flat = [p for row in expected["probabilities"] for p in row]
+    for request in ({"parameters": {"method": "predict_proba"}}, {"outputs": [{"name": "predict_proba"}]}):
+        output = infer(proba, {**request, "inputs": [v2_tensor()]}, f"/v2/models/{PROBA_MODEL}/infer").get_json()
+        tensor = output["outputs"][0]
+        assert tensor == {
+            "name": "predict_proba",
+            "datatype": "FP64",
+            "shape": [len(ROWS), 3],
+            "parameters": {"classes": [0, 1, 2]},
+            "data": flat,
+        }
+
+
+def test_predict_proba_on_a_model_without_it_is_400(nocode):
+    response = infer(nocode, {"inputs": [v2_tensor()], "outputs": [{"name": "predict_proba"}]})
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith("Model sklearn-iris (version 1) has no predict_proba")
+
+
+def test_binary_tensors_in_and_out(nocode):
+    body, length = v2_binary_body(parameters={"binary_data_output": True})
+    response = nocode.post(INFER, data=body, headers={"Inference-Header-Content-Length": str(length)})
+    assert response.status_code == 200 and response.mimetype == "application/octet-stream"
+    header_length = int(response.headers["Inference-Header-Content-Length"])
+    header = json.loads(response.data[:header_length])
+    tensor = header["outputs"][0]
+    assert tensor["parameters"] == {"binary_data_size": 8 * len(ROWS)} and "data" not in tensor
+    values = np.frombuffer(response.data[header_length:], "<i8").tolist()
+    assert values == score_answer(nocode)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda b: b[:-8], "declares binary_data_size 192, but only 184 bytes of binary data are left"),
+        (lambda b: b + b"x", "The body has 1 bytes of binary data that no input declares"),
+    ],
+)
+def test_binary_size_mismatch_is_400(nocode, mutate, message):
+    body, length = v2_binary_body()
+    response = nocode.post(INFER, data=mutate(body), headers={"Inference-Header-Content-Length": str(length)})
+    assert response.status_code == 400 and message in response.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"inputs": []}, 'An inference request is a JSON object with "inputs"'),
+        ({"inputs": [{"name": "x", "shape": [1, 4], "datatype": "BYTES", "data": ["a"]}]}, "datatype 'BYTES'"),
+        ({"inputs": [v2_tensor([[1.0, 2.0, 3.0]])]}, "has shape [1, 3], but the model expects [rows, 4]"),
+        (
+            {"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP64", "data": [1.0] * 6}]},
+            'Input "x" has 6 values, but shape [2, 4] needs 8.',
+        ),
+        (
+            {"inputs": [v2_tensor([[5.1, 3.5, "abc", 0.2]])]},
+            "Input \"input-0\" has a non-numeric value 'abc' at row 0, column 2 (petal length (cm)); model "
+            "sklearn-iris (version 1) expects float64 values. Send numbers, not strings.",
+        ),
+        ({"inputs": [v2_tensor()], "outputs": [{"name": "transform"}]}, "Output 'transform' is not an output"),
+    ],
+)
+def test_bad_requests_are_400_with_the_conversion_messages(nocode, body, message):
+    response = infer(nocode, body)
+    assert response.status_code == 400
+    assert message in response.get_json()["error"]
+
+
+def test_not_json_is_400(nocode):
+    response = nocode.post(INFER, data=b"{oops", content_type="application/json")
+    assert response.status_code == 400 and "could not be decoded as JSON" in response.get_json()["error"]
+
+
+def test_key_limits_and_metrics_are_the_services(iris_model_dir):
+    client = make_client(None, iris_model_dir, SCORING_API_KEY="k3y", MAX_REQUEST_BODY_BYTES="400")
+    denied = infer(client, {"inputs": [v2_tensor()]})
+    assert denied.status_code == 401 and "Authorization: Bearer" in denied.get_json()["error"]
+    assert denied.headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.get(f"/v2/models/{MODEL}").status_code == 401
+    assert client.get("/v2/health/ready").status_code == 200
+    assert infer(client, {"inputs": [v2_tensor(ROWS[:1])]}, Authorization="Bearer k3y").status_code == 200
+    too_large = infer(client, {"inputs": [v2_tensor(ROWS * 5)]}, Authorization="Bearer k3y")
+    assert too_large.status_code == 413 and "exceeds the limit of 400 bytes" in too_large.get_json()["error"]
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'route="/v2/models/<name>/infer",status="200"' in metrics
+    assert 'route="/v2/models/<name>/infer",status="413"' in metrics
+
+
+def test_an_entry_script_keeps_score_only(iris):
+    assert iris.post(INFER, json={"inputs": [v2_tensor()]}).status_code == 404
+    assert iris.post("/invocations", json={"instances": ROWS}).status_code == 404
+    assert iris.get("/docs/").status_code == 404
