@@ -102,7 +102,12 @@ def test_invocations_predict_proba_by_params(proba):
             400,
             'Record 0 of input "dataframe_records" is missing 3 features',
         ),
-        ({"instances": [[5.1, 3.5, None, 0.2]]}, "application/json", 400, "contains null at row 0, column 2 (petal length (cm))"),
+        (
+            {"instances": [[5.1, 3.5, None, 0.2]]},
+            "application/json",
+            400,
+            "contains null at row 0, column 2 (petal length (cm))",
+        ),
         ({"instances": ROWS}, "text/plain", 415, "Content-Type must be application/json or text/csv"),
     ],
 )
