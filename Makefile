@@ -50,6 +50,10 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(PY) -m bench
 
+## docs-screenshot: refresh docs/try-it.png from the /docs browser test (installs Debian's chromium when missing)
+docs-screenshot: $(VENV)/.installed-dev
+	UPDATE_DOCS_SCREENSHOT=1 $(PY) -m pytest tests/service/test_docs_page.py -q
+
 ## image: build the service container image with podman (installs podman and a local base image when needed)
 image:
 	bash docker/build-image.sh
@@ -66,4 +70,4 @@ image-check: $(VENV)/.installed-dev
 clean:
 	rm -rf $(VENV) .venv-reference
 
-.PHONY: help venv run sweep test lint bench image image-run image-check clean
+.PHONY: help venv run sweep test lint bench docs-screenshot image image-run image-check clean

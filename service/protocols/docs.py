@@ -57,6 +57,8 @@ def openapi_document(model: ServedModel, reference: dict, service_name: str) -> 
         methods = list(METHODS if info.has_predict_proba else METHODS[:1])
         service_input["properties"]["method"] = {"type": "string", "enum": methods, "default": "predict"}
     paths = dict(document.get("paths", {}))
+    for health in paths.get("/", {}).values():
+        health["security"] = []  # open, as the key protects only scoring and model metadata
     version = f"/versions/{model.version}" if model.version else ""
     v2_request = {
         "id": "try-it",
