@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import mlflow_peer, report
+from bench import mlflow_peer, protocols, report
 from bench.configs import MAIN_WORKLOADS, server_specs
 from bench.runner import Plan, run_plan
 from bench.servers import REPO_ROOT
@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp_path = Path(tmp)
         models = write_model_dirs(tmp_path / "models")
         specs = server_specs(ref_python, models, include_ours=args.only == "all")
+        if args.only == "all":
+            specs += protocols.protocol_specs(models)
         if mlflow_bin:
             try:
                 saved = mlflow_peer.save_models(mlflow_bin, models, tmp_path)
@@ -129,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
             specs=specs,
             work=work,
             reps=reps,
-            bodies=write_bodies(tmp_path, work, ("data", "inputs") if mlflow_bin else ("data",)),
+            bodies={
+                **write_bodies(tmp_path, work, ("data", "inputs") if mlflow_bin else ("data",)),
+                **protocols.write_bodies(tmp_path, work),
+            },
             models=models,
             wrk=wrk,
             time_limit=args.time_limit,
@@ -165,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratios": report.ratios(raw["runs"]),
         "runs": raw["runs"],
     }
-    doc["targets"] = report.evaluate_targets(doc["ratios"], raw["instances"])
+    doc["targets"] = report.evaluate_targets(doc["ratios"], raw["instances"]) + protocols.cpu_targets(doc["ratios"])
     _write_json(args.out, doc)
     print(report.markdown(doc))
     print(f"JSON written to {args.out}", file=sys.stderr)

@@ -34,6 +34,10 @@ RATIOS = [
     ("ours", "mlflow", "proba1000", "rows_s"),
     ("reference", "floor-http", "seq1", "req_s"),
     ("reference", "floor-compute", "batch1000", "rows_s"),
+    ("nocode-v2", "nocode", "seq1", "req_s"),
+    ("nocode-v2", "nocode", "batch1000", "rows_s"),
+    ("nocode-mlflow", "nocode", "seq1", "req_s"),
+    ("nocode-mlflow", "nocode", "batch1000", "rows_s"),
 ]
 
 # (ratio key or special name, threshold, description)

@@ -18,6 +18,9 @@ SYSTEM_WORKLOADS = {
     "reference-w2": {"seq1", "par8", "batch1000"},
     "floor-http": {"seq1", "par8", "batch1000"},
     "floor-compute": {"seq1", "batch1000", "big100k", "proba1000"},
+    "nocode": {"seq1", "batch1000"},
+    "nocode-v2": {"seq1", "batch1000"},
+    "nocode-mlflow": {"seq1", "batch1000"},
 }
 
 
