@@ -49,7 +49,11 @@ def openapi_document(model: ServedModel, reference: dict, service_name: str) -> 
     document["security"] = bearer
     components = document.setdefault("components", {})
     components["securitySchemes"] = {
-        "Bearer": {"type": "http", "scheme": "bearer", "description": "The service key (API_KEY), without 'Bearer '."}
+        "Bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The service key (SCORING_API_KEY), without 'Bearer '.",
+        }
     }
     schemas = components.setdefault("schemas", {})
     service_input = schemas.get("ServiceInput")
