@@ -4,21 +4,11 @@
 # Prints the venv's python path on success; exit 3 when the package index cannot be reached (callers skip with that reason).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/venv-lib.sh
+source "$root/scripts/venv-lib.sh"
 venv="$root/.venv-reference"
-stamp="$venv/.installed-1.5.1"
-if [ ! -f "$stamp" ]; then
-    python3 -m venv "$venv"
-    pins=$(grep -E '^(scikit-learn|numpy|scipy|joblib|pandas)==' "$root/requirements-service.txt")
-    # shellcheck disable=SC2086
-    if ! "$venv/bin/pip" install -q azureml-inference-server-http==1.5.1 "inference-schema[numpy-support,pandas-support]==1.8" \
-            $pins >"$venv/install.log" 2>&1; then
-        if grep -qiE 'connection|resolve|network|timed out' "$venv/install.log"; then
-            echo "package index unreachable, see $venv/install.log" >&2
-            exit 3
-        fi
-        cat "$venv/install.log" >&2
-        exit 1
-    fi
-    touch "$stamp"
-fi
+pins=$(grep -E '^(scikit-learn|numpy|scipy|joblib|pandas)==' "$root/requirements-service.txt")
+# shellcheck disable=SC2086
+make_venv "$venv" "$venv/.installed-1.5.1" azureml-inference-server-http==1.5.1 \
+    "inference-schema[numpy-support,pandas-support]==1.8" $pins
 echo "$venv/bin/python"

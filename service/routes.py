@@ -16,6 +16,7 @@ from service.metrics import CONTENT_TYPE
 from service.model_dir import describe
 from service.pipeline import current_scoring, log_request_id
 from service.responses import dumps
+from service.runner import Runner
 
 logger = logging.getLogger("service")
 
@@ -46,9 +47,23 @@ def _score() -> Response:
         if request.method == "OPTIONS":
             return AMLResponse("", 200)
         raise MethodNotAllowed("Method not allowed")
-    arguments = inputs.run_arguments(request, runner.script)
+    output, elapsed_ms = run_script(runner, inputs.run_arguments(request, runner.script))
+    return _render_output(output, f"{elapsed_ms:.3f}")
+
+
+def run_script(runner: Runner, arguments: dict[str, object]) -> tuple[object, float]:
+    """run() with ``arguments`` for this request, through ``runner``: (output, elapsed ms). Shared with the other
+    protocols (service.protocols.scoring), so every route logs a timeout or a failing run() the same way.
+
+    Raises
+    ------
+    ScoringTimeout
+        run() did not finish within SCORING_TIMEOUT_MS (logged with the request id).
+    RunFailed
+        run() raised (its traceback is logged with the request id).
+    """
     try:
-        output, elapsed_ms = runner.run(arguments, request.headers)
+        return runner.run(arguments, request.headers)
     except ScoringTimeout:
         logger.error("run() exceeded SCORING_TIMEOUT_MS=%d (request_id=%s)", runner.timeout_ms, log_request_id())
         raise
@@ -56,7 +71,6 @@ def _score() -> Response:
         # run() runs in another thread, so even SystemExit there is only this request's failure.
         logger.exception("run() raised an exception (request_id=%s)", log_request_id())
         raise RunFailed() from None
-    return _render_output(output, f"{elapsed_ms:.3f}")
 
 
 def _render_output(output: object, elapsed_ms: str) -> Response:

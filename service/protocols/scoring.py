@@ -16,10 +16,11 @@ from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service.conversion import ConversionError, FeatureMatrixType, to_array
-from service.errors import BadInput, InternalError, NotFound, RunFailed, ScoringTimeout, ServiceError
+from service.errors import BadInput, InternalError, NotFound, ServiceError
 from service.model_dir import ModelInfo
 from service.pipeline import current_scoring, log_request_id
 from service.responses import dumps
+from service.routes import run_script
 
 logger = logging.getLogger("service")
 METHODS = ("predict", "predict_proba")
@@ -101,14 +102,7 @@ def predict(rows, method: str) -> object:
         raise BadInput(f"Method {str(method)[:40]!r} is not supported; use one of: {', '.join(METHODS)}.")
     runner = current_scoring().runner
     runner.wait_until_ready()
-    try:
-        output, _ = runner.run({"data": rows, "method": method}, request.headers)
-    except ScoringTimeout:
-        logger.error("run() exceeded SCORING_TIMEOUT_MS=%d (request_id=%s)", runner.timeout_ms, log_request_id())
-        raise
-    except BaseException:
-        logger.exception("run() raised an exception (request_id=%s)", log_request_id())
-        raise RunFailed() from None
+    output, _ = run_script(runner, {"data": rows, "method": method})
     if isinstance(output, Response):  # the script's own 4xx answer, e.g. predict_proba on a model without it
         raise ProtocolError(output.status_code, (output.get_json(silent=True) or {}).get("message", "Bad request."))
     return output

@@ -14,3 +14,15 @@ def reference_python():
 def iris(iris_model_dir):
     """A Flask test client serving tests/service/scripts/iris_score.py on the plain iris model (one per module)."""
     return make_client("iris_score.py", iris_model_dir)
+
+
+@pytest.fixture(scope="module")
+def nocode(iris_model_dir):
+    """A Flask test client of the no-code script (and so the other protocols) on the plain iris model."""
+    return make_client(None, iris_model_dir)
+
+
+@pytest.fixture(scope="module")
+def nocode_proba(iris_proba_model_dir):
+    """The same on the calibrated iris model, which has predict_proba."""
+    return make_client(None, iris_proba_model_dir)

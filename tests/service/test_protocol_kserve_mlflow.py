@@ -6,19 +6,8 @@ import json
 
 import pytest
 from protocol_helpers import FEATURES, MODEL, PROBA_MODEL, ROWS, score_answer
-from service_helpers import make_client
 
 RECORDS = [dict(zip(FEATURES, row, strict=True)) for row in ROWS]
-
-
-@pytest.fixture(scope="module")
-def nocode(iris_model_dir):
-    return make_client(None, iris_model_dir)
-
-
-@pytest.fixture(scope="module")
-def proba(iris_proba_model_dir):
-    return make_client(None, iris_proba_model_dir)
 
 
 # --- KServe V1 -------------------------------------------------------------------------------------------------------
@@ -30,11 +19,11 @@ def test_v1_predict_answers_as_score(nocode, body):
     assert response.get_json() == {"predictions": score_answer(nocode)}
 
 
-def test_v1_predict_proba_and_model_status(proba):
-    response = proba.post(f"/v1/models/{PROBA_MODEL}:predict_proba", json={"instances": ROWS})
-    assert response.get_json() == {"predictions": score_answer(proba, method="predict_proba")["probabilities"]}
-    assert proba.get(f"/v1/models/{PROBA_MODEL}").get_json() == {"name": PROBA_MODEL, "ready": True}
-    assert proba.get("/v1/models").get_json() == {"models": [PROBA_MODEL]}
+def test_v1_predict_proba_and_model_status(nocode_proba):
+    response = nocode_proba.post(f"/v1/models/{PROBA_MODEL}:predict_proba", json={"instances": ROWS})
+    assert response.get_json() == {"predictions": score_answer(nocode_proba, method="predict_proba")["probabilities"]}
+    assert nocode_proba.get(f"/v1/models/{PROBA_MODEL}").get_json() == {"name": PROBA_MODEL, "ready": True}
+    assert nocode_proba.get("/v1/models").get_json() == {"models": [PROBA_MODEL]}
 
 
 @pytest.mark.parametrize(
@@ -84,10 +73,10 @@ def test_invocations_csv(nocode):
     assert response.get_json() == {"predictions": score_answer(nocode)}
 
 
-def test_invocations_predict_proba_by_params(proba):
+def test_invocations_predict_proba_by_params(nocode_proba):
     body = {"dataframe_split": {"columns": FEATURES, "data": ROWS}, "params": {"method": "predict_proba"}}
-    response = proba.post("/invocations", json=body)
-    assert response.get_json() == {"predictions": score_answer(proba, method="predict_proba")["probabilities"]}
+    response = nocode_proba.post("/invocations", json=body)
+    assert response.get_json() == {"predictions": score_answer(nocode_proba, method="predict_proba")["probabilities"]}
 
 
 @pytest.mark.parametrize(

@@ -12,16 +12,6 @@ from service_helpers import make_client
 INFER = f"/v2/models/{MODEL}/infer"
 
 
-@pytest.fixture(scope="module")
-def nocode(iris_model_dir):
-    return make_client(None, iris_model_dir)
-
-
-@pytest.fixture(scope="module")
-def proba(iris_proba_model_dir):
-    return make_client(None, iris_proba_model_dir)
-
-
 def infer(client, body, path=INFER, **headers):
     return client.post(path, data=json.dumps(body), content_type="application/json", headers=headers)
 
@@ -35,7 +25,7 @@ def test_health_and_server_metadata(nocode):
     assert server["name"] == "sklearn-scoring" and "binary_tensor_data" in server["extensions"]
 
 
-def test_model_metadata_comes_from_model_json(nocode, proba):
+def test_model_metadata_comes_from_model_json(nocode, nocode_proba):
     expected = {
         "name": MODEL,
         "versions": ["1"],
@@ -45,7 +35,7 @@ def test_model_metadata_comes_from_model_json(nocode, proba):
     }
     assert nocode.get(f"/v2/models/{MODEL}").get_json() == expected
     assert nocode.get(f"/v2/models/{MODEL}/versions/1").get_json() == expected
-    outputs = proba.get(f"/v2/models/{PROBA_MODEL}").get_json()["outputs"]
+    outputs = nocode_proba.get(f"/v2/models/{PROBA_MODEL}").get_json()["outputs"]
     assert outputs[1] == {"name": "predict_proba", "datatype": "FP64", "shape": [-1, 3]}
 
 
@@ -97,11 +87,11 @@ def test_one_input_per_feature_column(nocode):
     assert "one input per feature column (sepal length (cm), sepal width (cm)" in response.get_json()["error"]
 
 
-def test_predict_proba_by_parameters_or_output_name(proba):
-    expected = score_answer(proba, method="predict_proba")
+def test_predict_proba_by_parameters_or_output_name(nocode_proba):
+    expected = score_answer(nocode_proba, method="predict_proba")
     flat = [p for row in expected["probabilities"] for p in row]
     for request in ({"parameters": {"method": "predict_proba"}}, {"outputs": [{"name": "predict_proba"}]}):
-        output = infer(proba, {**request, "inputs": [v2_tensor()]}, f"/v2/models/{PROBA_MODEL}/infer").get_json()
+        output = infer(nocode_proba, {**request, "inputs": [v2_tensor()]}, f"/v2/models/{PROBA_MODEL}/infer").get_json()
         tensor = output["outputs"][0]
         assert tensor == {
             "name": "predict_proba",
