@@ -13,7 +13,7 @@ import io
 from flask import Blueprint, Response, request
 
 from service import __version__
-from service.errors import BadInput, UnsupportedMediaType
+from service.errors import BadInput, UnsupportedMediaType, escape_markup, quote
 from service.inputs import parse_json_body
 from service.pipeline import current_scoring
 from service.protocols.scoring import ServedModel, add_error_handlers, json_response, predict, read_body, to_rows
@@ -48,9 +48,8 @@ def blueprint(model: ServedModel) -> Blueprint:
         elif request.mimetype == "application/json":
             rows, method = _json_rows(parse_json_body(body), model)
         else:
-            raise UnsupportedMediaType(
-                f"Content-Type must be application/json or text/csv, got {request.mimetype[:40] or 'none'!r}."
-            )
+            got = quote(request.mimetype) if request.mimetype else "none"
+            raise UnsupportedMediaType(f"Content-Type must be application/json or text/csv, got {got}.")
         output = predict(rows, method)
         return json_response({"predictions": output if method == "predict" else output["probabilities"]})
 
@@ -73,7 +72,7 @@ def _json_rows(document: object, model: ServedModel) -> tuple[object, str]:
     forms = [key for key in FORMS if key in document]
     unknown = sorted(set(document) - set(FORMS) - {"params"})
     if len(forms) != 1 or unknown:
-        got = ", ".join(str(k)[:40] for k in list(document)[:10]) or "none"
+        got = ", ".join(quote(str(k)) for k in list(document)[:10]) or "none"
         raise BadInput(
             f"The request body must hold exactly one of {', '.join(FORMS)} (and optionally params); got keys: {got}."
         )
@@ -115,7 +114,7 @@ def _csv_rows(body: bytes, model: ServedModel) -> object:
     try:
         table = list(csv.reader(io.StringIO(body.decode("utf-8"))))
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise BadInput(f"The CSV body could not be read: {str(exc)[:120]}") from None
+        raise BadInput(f"The CSV body could not be read: {escape_markup(str(exc)[:120])}") from None
     if len(table) < 2:
         raise BadInput("The CSV body needs a header row with the feature names and at least one data row.")
     header, rows = table[0], table[1:]

@@ -16,7 +16,7 @@ from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service.conversion import ConversionError, FeatureMatrixType, to_array
-from service.errors import BadInput, InternalError, NotFound, ServiceError
+from service.errors import BadInput, InternalError, NotFound, ServiceError, quote
 from service.model_dir import ModelInfo
 from service.pipeline import current_scoring, log_request_id
 from service.responses import dumps
@@ -45,10 +45,10 @@ class ServedModel:
     def check(self, name: str, version: str | None = None) -> None:
         """Raises NotFound naming the served model when ``name`` (and ``version``, if given) is not it."""
         if name != self.name:
-            raise NotFound(f"Model {name[:40]!r} is not served here; this service serves model {self.name!r}.")
+            raise NotFound(f"Model {quote(name)} is not served here; this service serves model {self.name!r}.")
         if version is not None and version != self.version:
             served = f"version {self.version}" if self.version else "no version"
-            raise NotFound(f"Model {self.name!r} has {served}, not version {version[:40]!r}.")
+            raise NotFound(f"Model {self.name!r} has {served}, not version {quote(version)}.")
 
 
 class ProtocolError(ServiceError):
@@ -99,7 +99,7 @@ def predict(rows, method: str) -> object:
         As /score: init() not done or failed, run() too slow, run() raised.
     """
     if method not in METHODS:
-        raise BadInput(f"Method {str(method)[:40]!r} is not supported; use one of: {', '.join(METHODS)}.")
+        raise BadInput(f"Method {quote(str(method))} is not supported; use one of: {', '.join(METHODS)}.")
     runner = current_scoring().runner
     runner.wait_until_ready()
     output, _ = run_script(runner, {"data": rows, "method": method})

@@ -14,7 +14,7 @@ import numpy as np
 from flask import Blueprint, Response, request
 
 from service import __version__
-from service.errors import BadInput, NotReady
+from service.errors import BadInput, NotReady, escape_markup, quote
 from service.inputs import parse_json_body
 from service.pipeline import current_scoring
 from service.protocols.scoring import (
@@ -198,7 +198,7 @@ def _split_body(body: bytes, header_length: str | None) -> tuple[object, bytes]:
     if not 0 < length <= len(body):
         raise BadInput(
             f"{BINARY_HEADER} must be the JSON header's length in bytes, at most the body's {len(body)}; got "
-            f"{header_length[:40]!r}."
+            f"{quote(header_length)}."
         )
     return parse_json_body(body[:length]), body[length:]
 
@@ -212,7 +212,7 @@ class _Blobs:
     def take(self, name: str, size: object) -> bytes:
         if not isinstance(size, int) or isinstance(size, bool) or size < 0 or self.offset + size > len(self.data):
             raise BadInput(
-                f'Input "{name}" declares binary_data_size {str(size)[:40]}, but only '
+                f'Input "{name}" declares binary_data_size {escape_markup(str(size)[:40])}, but only '
                 f"{len(self.data) - self.offset} bytes of binary data are left in the body."
             )
         self.offset += size
@@ -229,12 +229,15 @@ class _Blobs:
 def _read_tensor(tensor: object, index: int, blobs: _Blobs) -> tuple[str, list[int], list]:
     if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
         raise BadInput(f'Input {index} must be a JSON object with "name", "shape", "datatype" and "data".')
-    name, shape, datatype = tensor["name"][:40], tensor.get("shape"), tensor.get("datatype")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-        raise BadInput(f'Input "{name}" needs "shape": a list of non-negative integers, got {str(shape)[:40]}.')
+    name, shape, datatype = escape_markup(tensor["name"][:40]), tensor.get("shape"), tensor.get("datatype")
+    dimensions = isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
+    if not dimensions or min(shape, default=0) < 0:
+        raise BadInput(
+            f'Input "{name}" needs "shape": a list of non-negative integers, got {escape_markup(str(shape)[:40])}.'
+        )
     if datatype not in DATATYPES:
         raise BadInput(
-            f'Input "{name}" has datatype {str(datatype)[:40]!r}, but a tensor of numbers is expected: '
+            f'Input "{name}" has datatype {quote(str(datatype))}, but a tensor of numbers is expected: '
             f"{', '.join(DATATYPES)}."
         )
     parameters = tensor.get("parameters")
@@ -288,9 +291,9 @@ def _requested(document: dict) -> tuple[str, bool]:
     if not isinstance(parameters, dict) or not isinstance(outputs, list):
         raise BadInput('"parameters" must be a JSON object and "outputs" a list of {"name"} objects.')
     names = [o.get("name") if isinstance(o, dict) else o for o in outputs]
-    unknown = [str(n)[:40] for n in names if n not in METHODS]
+    unknown = [quote(str(n)) for n in names if n not in METHODS]
     if unknown:
-        raise BadInput(f"Output {unknown[0]!r} is not an output of this model; outputs: {', '.join(METHODS)}.")
+        raise BadInput(f"Output {unknown[0]} is not an output of this model; outputs: {', '.join(METHODS)}.")
     method = parameters.get("method")
     if len(set(names)) > 1 or (names and method is not None and method != names[0]):
         raise BadInput("Ask for one output per request: predict or predict_proba (by outputs or parameters.method).")

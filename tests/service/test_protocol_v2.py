@@ -181,3 +181,11 @@ def test_an_entry_script_keeps_score_only(iris):
     assert iris.post(INFER, json={"inputs": [v2_tensor()]}).status_code == 404
     assert iris.post("/invocations", json={"instances": ROWS}).status_code == 404
     assert iris.get("/docs/").status_code == 404
+
+
+def test_quoted_client_text_carries_no_markup(nocode):
+    body = {"inputs": [{"name": "<b>x</b>", "shape": [1, 4], "datatype": "<script>", "data": [1, 2, 3, 4]}]}
+    message = infer(nocode, body).get_json()["error"]
+    assert "<" not in message and ">" not in message
+    assert message.startswith('Input "\\u003cb\\u003ex\\u003c/b\\u003e" has datatype')
+    assert "<" not in infer(nocode, {"inputs": [v2_tensor()]}, "/v2/models/<i>/infer").get_json()["error"]
