@@ -35,12 +35,13 @@ def openapi_document(model: ServedModel, reference: dict, service_name: str) -> 
     info = model.info
     sample = info.sidecar["input_sample"]
     label = f"model {model.name}" + (f" version {model.version}" if model.version else "")
+    names = f": {', '.join(info.feature_names)}" if info.feature_names else ""
     document = dict(reference)
     document["info"] = {
         **reference.get("info", {}),
         "title": f"{service_name}: {label}",
         "description": (
-            f"Scores {label} ({info.n_features} features: {', '.join(info.feature_names or [])}). "
+            f"Scores {label} ({info.n_features} features{names}). "
             "The same rows give the same answers on every route: /score (Azure ML), the Open Inference Protocol V2, "
             "KServe V1 and MLflow's /invocations."
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -189,3 +190,15 @@ def test_quoted_client_text_carries_no_markup(nocode):
     assert "<" not in message and ">" not in message
     assert message.startswith('Input "\\u003cb\\u003ex\\u003c/b\\u003e" has datatype')
     assert "<" not in infer(nocode, {"inputs": [v2_tensor()]}, "/v2/models/<i>/infer").get_json()["error"]
+
+
+def test_an_unregistered_directory_is_named_after_its_folder(iris_model_dir, tmp_path):
+    target = tmp_path / "my-model"
+    shutil.copytree(iris_model_dir, target)
+    client = make_client(None, target)
+    answer = infer(client, {"inputs": [v2_tensor()]}, "/v2/models/my-model/infer").get_json()
+    assert answer["model_name"] == "my-model" and "model_version" not in answer
+    assert answer["outputs"][0]["data"] == score_answer(client)
+    assert client.get("/v2/models/my-model").get_json()["versions"] == []
+    missing = infer(client, {"inputs": [v2_tensor()]}, "/v2/models/my-model/versions/1/infer")
+    assert missing.get_json() == {"error": "Model 'my-model' has no version, not version '1'."}
