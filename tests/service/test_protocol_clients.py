@@ -1,11 +1,12 @@
 """The protocols against a real server (our launcher, gunicorn on 127.0.0.1) with the real clients: tritonclient[http]
-(binary tensors, its default, and JSON), KServe's InferenceRESTClient (V1 and V2, from its own venv) and MLflow's
-documented request bodies. Every answer must equal /score's for the same rows.
+(binary tensors, its default, and JSON), KServe's InferenceRESTClient (V1 and V2) and MLflow's ScoringServerClient
+(each from its own venv), and MLflow's documented request bodies. Every answer must equal /score's for the same rows.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import numpy as np
@@ -37,6 +38,19 @@ def expected(server):
         answers[method] = response.json()
     assert answers["predict"] == [0, 1, 2, 0, 1, 2]
     return answers
+
+
+@pytest.fixture(scope="module")
+def mlflow_python():
+    """.venv-mlflow's python (bench/mlflow_peer.py builds it); skips visibly only when the index is unreachable."""
+    from bench import mlflow_peer
+
+    try:
+        return str(mlflow_peer.ensure_venv() / "python")
+    except RuntimeError as exc:
+        if re.search(r"connection|resolve|network|timed out", str(exc), re.IGNORECASE):
+            pytest.skip(f"MLflow venv unavailable: {exc}")
+        raise
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +123,24 @@ def test_mlflow_bodies(server, expected, body, content_type):
     response = requests.post(f"{server.url}/invocations", data=data, headers=headers, timeout=30)
     assert response.json() == {"predictions": expected["predict"]}
     assert requests.get(f"{server.url}/ping", timeout=30).status_code == 200
+
+
+def test_mlflow_scoring_server_client(iris_proba_model_dir, mlflow_python):
+    # MLflow's client sends no credentials: a server without a key.
+    with ServiceProcess.ours("--model_dir", str(iris_proba_model_dir)) as keyless:
+        keyless.wait_ready()
+        body = {"data": ROWS, "method": "predict_proba"}
+        proba = requests.post(f"{keyless.url}/score", json=body, timeout=30).json()["probabilities"]
+        predict = requests.post(f"{keyless.url}/score", json={"data": ROWS}, timeout=30).json()
+        argv = [mlflow_python, str(REPO / "tests/service/clients/mlflow_client.py"), "127.0.0.1", str(keyless.port)]
+        result = subprocess.run(
+            [*argv, json.dumps(ROWS), json.dumps(FEATURES)], capture_output=True, text=True, timeout=120
+        )
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout)
+    assert answers["version"] == __import__("service").__version__
+    assert answers["dataframe"] == answers["ndarray"] == predict
+    assert answers["proba"] == proba
 
 
 def test_access_log_names_the_protocol_routes(server, expected):
