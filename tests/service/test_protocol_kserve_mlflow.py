@@ -6,6 +6,7 @@ import json
 
 import pytest
 from protocol_helpers import FEATURES, MODEL, PROBA_MODEL, ROWS, score_answer
+from service_helpers import make_client
 
 RECORDS = [dict(zip(FEATURES, row, strict=True)) for row in ROWS]
 
@@ -111,3 +112,18 @@ def test_ping_health_version(nocode):
     for path in ("/ping", "/health"):
         assert (nocode.get(path).status_code, nocode.get(path).get_data()) == (200, b"\n")
     assert nocode.get("/version").get_data(as_text=True) == __import__("service").__version__
+
+
+def test_readiness_routes_follow_the_runner(iris_model_dir):
+    """A worker that is shutting down (SIGTERM) is not ready in every protocol's own terms."""
+    client = make_client(None, iris_model_dir)
+    client.application.extensions["scoring"].runner.begin_shutdown()
+    v2 = client.get("/v2/health/ready")
+    assert (v2.status_code, v2.get_json()) == (400, {"error": "The service is shutting down."})  # the spec's 4xx
+    assert v2.headers["Retry-After"] == "1"
+    assert client.get(f"/v2/models/{MODEL}/ready").status_code == 400
+    assert client.get("/v2/health/live").status_code == 200
+    v1 = client.get(f"/v1/models/{MODEL}")
+    assert (v1.status_code, v1.get_json()) == (503, {"error": "The service is shutting down."})  # as KServe answers
+    ping = client.get("/ping")
+    assert ping.status_code == 503 and ping.get_json()["error_code"] == "TEMPORARILY_UNAVAILABLE"

@@ -202,3 +202,9 @@ def test_an_unregistered_directory_is_named_after_its_folder(iris_model_dir, tmp
     assert client.get("/v2/models/my-model").get_json()["versions"] == []
     missing = infer(client, {"inputs": [v2_tensor()]}, "/v2/models/my-model/versions/1/infer")
     assert missing.get_json() == {"error": "Model 'my-model' has no version, not version '1'."}
+
+
+def test_scoring_timeout_is_504_in_the_v2_shape(iris_model_dir):
+    client = make_client(None, iris_model_dir, SCORING_TIMEOUT_MS="1")
+    response = infer(client, {"inputs": [v2_tensor(ROWS * 20_000)]})  # 120 000 rows: predict takes far over 1 ms
+    assert (response.status_code, response.get_json()) == (504, {"error": "Scoring timeout after 1 ms"})
