@@ -1,7 +1,8 @@
-"""``submit``, ``sweep`` and ``deploy`` subcommands: Azure ML (SDK v1, optional) and the local sweep.
+"""``submit``, ``sweep``, ``deploy`` and ``register --azure``: Azure ML (SDK v1 or v2, optional) and the local sweep.
 
 Nothing Azure is imported here at start-up: the SDK is loaded inside the commands, so ``python -m training`` works
 without requirements-azure.txt and the Azure commands fail with exit 2 and the install command when it is missing.
+``--backend v1|v2`` (default ``$SKLEARN_AZURE_BACKEND``, else v1) picks the SDK.
 Exit codes: 0 success; 2 user error (including setup, credentials, refused snapshot); 3 the Azure run, sweep or
 deployment finished in a state other than Completed / Healthy.
 """
@@ -13,9 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from training.azure import options
-from training.azure.errors import RunFailed
-from training.azure.sdk import require_sdk
-from training.azure.spec import REPO_ROOT, DeploySpec, SweepSpec
+from training.azure.errors import AzureError, RunFailed
+from training.azure.spec import REPO_ROOT, DeploySpec, RegisterSpec, SweepSpec
 from training.cli_util import model_ref, positive_float, positive_int, print_table
 from training.db import workspace_path
 from training.errors import InvalidArgument
@@ -23,6 +23,8 @@ from training.local_run import load_job_module
 from training.search_space import IRIS_SPACE, SAMPLING_METHODS, to_arguments
 
 RUN_NOT_COMPLETED = 3
+V1_NOTE = "Azure ML SDK v1 is out of support since 2026-06-30; --backend v2 uses the current SDK (azure-ai-ml)."
+DEFAULT_ENTRY_SCRIPT = "service/score.py"
 
 
 def register(subparsers) -> None:
@@ -30,9 +32,9 @@ def register(subparsers) -> None:
     train_args = load_job_module("train_args")
     submit = subparsers.add_parser(
         "submit", parents=[train_args.build_parser(add_help=False), options.azure_parent(), options.job_parent()],
-        help="submit training/job/train.py to Azure ML (SDK v1)",
-        description="Submit training/job/train.py with the given train.py arguments as an Azure ML run. "
-                    "Azure ML SDK v1 is out of support since 2026-06-30.")
+        help="submit training/job/train.py to Azure ML (SDK v1 or v2)",
+        description="Submit training/job/train.py with the given train.py arguments as an Azure ML run (v1) or "
+                    f"command job (v2). {V1_NOTE}")
     submit.add_argument("--wait", action="store_true", help="stream the run's output until it finishes")
     options.add_register(submit, default=None)
     submit.set_defaults(func=_submit)
@@ -41,9 +43,10 @@ def register(subparsers) -> None:
         "sweep", parents=[options.azure_parent(), options.job_parent()],
         help="hyperparameter sweep of --kernel x --penalty: locally (default) or with Azure ML HyperDrive",
         description="Sweep the sample's space (--kernel linear/rbf/poly/sigmoid x --penalty 0.5/1/1.5, primary "
-                    "metric Accuracy, maximised) locally in parallel processes or on Azure ML with HyperDrive, "
-                    "then register the best model.")
+                    "metric Accuracy, maximised) locally in parallel processes or on Azure ML (HyperDrive on v1, a "
+                    f"sweep job on v2), then register the best model. {V1_NOTE}")
     sweep.add_argument("--target", choices=("local", "azure"), default="local", help="where to run (default: local)")
+    sweep.add_argument("--azure", dest="target", action="store_const", const="azure", help="same as --target azure")
     sweep.add_argument("--sampling", choices=SAMPLING_METHODS, default="random", help="default: random")
     sweep.add_argument("--max-runs", type=positive_int, default=12, help="number of trials (default: 12)")
     sweep.add_argument("--parallel", type=positive_int, default=None,
@@ -58,29 +61,40 @@ def register(subparsers) -> None:
 
     deploy = subparsers.add_parser(
         "deploy", parents=[options.azure_parent()],
-        help="deploy a model registered in Azure ML as a web service (ACI or AKS)",
-        description="Deploy NAME[:VERSION] from the Azure ML model registry: no-code (Azure's scikit-learn scoring) "
-                    "by default, or with a scoring script (--entry-script, default service/score.py). Locally, the "
-                    "equivalent is `make run MODEL=NAME`.")
+        help="deploy a model registered in Azure ML: v1 web service (ACI/AKS), v2 managed online endpoint",
+        description="Deploy NAME[:VERSION] from the Azure ML model registry. v1: no-code (Azure's scikit-learn "
+                    "scoring) by default, or with a scoring script (--entry-script, default service/score.py), on "
+                    "ACI or AKS. v2: a managed online endpoint (key auth) with one deployment running the scoring "
+                    "script (default) or our container image (--image), then all traffic to it. Locally, the "
+                    f"equivalent is `make run MODEL=NAME`. {V1_NOTE}")
     deploy.add_argument("ref", metavar="NAME[:VERSION]", help="registered model (latest version when omitted)")
-    deploy.add_argument("--service-name", default="sklearn-iris", help="web service name (default: sklearn-iris)")
-    deploy.add_argument("--target", choices=("aci", "aks"), default="aci", help="default: aci")
-    deploy.add_argument("--aks-cluster", metavar="NAME", help="attached AKS cluster (with --target aks)")
-    deploy.add_argument("--cpu-cores", type=positive_float, default=1.0, help="default: 1")
-    deploy.add_argument("--memory-gb", type=positive_float, default=1.0, help="default: 1")
-    deploy.add_argument("--entry-script", nargs="?", const="service/score.py", default=None, metavar="PATH",
-                        help="deploy with this scoring script (relative to the repository; default service/score.py) "
-                             "instead of no-code; service/score.py needs model.json, so register with --model-path "
-                             "outputs")
+    deploy.add_argument("--service-name", default="sklearn-iris",
+                        help="web service (v1) or online endpoint (v2) name (default: sklearn-iris)")
+    deploy.add_argument("--target", choices=("aci", "aks"), default="aci", help="v1: default aci")
+    deploy.add_argument("--aks-cluster", metavar="NAME", help="v1: attached AKS cluster (with --target aks)")
+    deploy.add_argument("--cpu-cores", type=positive_float, default=1.0, help="v1: default 1")
+    deploy.add_argument("--memory-gb", type=positive_float, default=1.0, help="v1: default 1")
+    deploy.add_argument("--entry-script", nargs="?", const=DEFAULT_ENTRY_SCRIPT, default=None, metavar="PATH",
+                        help=f"deploy with this scoring script (relative to the repository; default "
+                             f"{DEFAULT_ENTRY_SCRIPT}) instead of no-code (v1) or the container (v2); "
+                             f"{DEFAULT_ENTRY_SCRIPT} needs model.json, so on v1 register with --model-path outputs")
+    deploy.add_argument("--image", metavar="IMAGE",
+                        help="v2: deploy this container image of the service (routes /health/live, /health/ready, "
+                             "/score) instead of a scoring script")
+    deploy.add_argument("--port", type=positive_int, default=5001, help="v2: port the container serves (default 5001)")
+    deploy.add_argument("--deployment-name", default="blue", help="v2: deployment name (default: blue)")
+    deploy.add_argument("--instance-type", default="Standard_DS3_v2", help="v2: VM size (default: Standard_DS3_v2)")
+    deploy.add_argument("--instance-count", type=positive_int, default=1, help="v2: instances (default: 1)")
     options.add_environment(deploy, docker_option=False)
     deploy.set_defaults(func=_deploy)
 
 
 def _submit(args: argparse.Namespace) -> int:
-    require_sdk()
     job = options.job_spec(args, tuple(load_job_module("train_args").to_argv(args)))
     backend = options.backend(args)
     listing = options.check_upload(job.source_dir, args)
+    if args.emit_yaml:
+        return _emit(backend, job, args.emit_yaml)
     if args.dry_run:
         return _print_dry_run(f"Azure ML job (dry run, nothing is submitted; SDK {args.backend})",
                               backend.describe_job(job), listing)
@@ -92,13 +106,15 @@ def _sweep(args: argparse.Namespace) -> int:
     extra = ("--probability",) if args.probability else ()
     if args.target == "local":
         return _sweep_local(args, extra)
-    require_sdk()
     sweep = SweepSpec(job=options.job_spec(args, extra), sampling=args.sampling, max_total_runs=args.max_runs,
                       max_concurrent_runs=args.parallel or 4, policy=None if args.policy == "none" else args.policy)
     backend = options.backend(args)
     listing = options.check_upload(sweep.job.source_dir, args)
+    if args.emit_yaml:
+        return _emit(backend, sweep, args.emit_yaml)
     if args.dry_run:
-        return _print_dry_run(f"Azure ML HyperDrive sweep (dry run, nothing is submitted; SDK {args.backend})",
+        kind = "HyperDrive sweep" if args.backend == "v1" else "sweep job"
+        return _print_dry_run(f"Azure ML {kind} (dry run, nothing is submitted; SDK {args.backend})",
                               backend.describe_sweep(sweep), listing)
     return _report(lambda: backend.submit_sweep(sweep, options.connection(args), wait=args.wait,
                                                 register=options.register_spec(args)))
@@ -134,11 +150,17 @@ def _sweep_local(args: argparse.Namespace, extra: tuple[str, ...]) -> int:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    require_sdk()
     name, version = model_ref(args.ref)
+    entry_script = args.entry_script
+    if args.backend == "v2" and entry_script is None and args.image is None:
+        entry_script = DEFAULT_ENTRY_SCRIPT  # v2 has no no-code path for a custom model
+    if args.image and args.backend != "v2":
+        raise AzureError("--image deploys a container to a managed online endpoint; add --backend v2.")
     spec = DeploySpec(model_name=name, model_version=version, service_name=args.service_name, target=args.target,
                       aks_cluster=args.aks_cluster, cpu_cores=args.cpu_cores, memory_gb=args.memory_gb,
-                      entry_script=args.entry_script, environment=options.environment_spec(args))
+                      entry_script=entry_script, environment=options.environment_spec(args), image=args.image,
+                      port=args.port, deployment_name=args.deployment_name, instance_type=args.instance_type,
+                      instance_count=args.instance_count)
     backend = options.backend(args)
     if spec.entry_script is None:
         return _deploy_spec(backend, spec, args, listing=None)
@@ -148,10 +170,41 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _deploy_spec(backend, spec: DeploySpec, args: argparse.Namespace, *, listing: str | None) -> int:
+    if args.emit_yaml:
+        return _emit(backend, spec, args.emit_yaml)
     if args.dry_run:
         return _print_dry_run(f"Azure ML deployment (dry run, nothing is deployed; SDK {args.backend})",
                               backend.describe_deploy(spec), listing)
     return _report(lambda: backend.deploy(spec, options.connection(args)))
+
+
+def register_parent() -> argparse.ArgumentParser:
+    """``--azure`` and the Azure options of ``register PATH`` (training/commands_train.py owns the rest)."""
+    parent = options.azure_parent()
+    parent.add_argument("--azure", action="store_true",
+                        help=f"register in the Azure ML workspace instead of the local registry. {V1_NOTE}")
+    return parent
+
+
+def register_in_azure(args: argparse.Namespace) -> int:
+    """``register PATH --azure``: the local model directory as a workspace model (v1 Model.register, v2 Model)."""
+    spec = RegisterSpec(args.name, local_dir=args.path, description=args.description, tags=tuple(args.tag),
+                        properties=tuple(args.property), cpu=args.cpu or RegisterSpec.cpu,
+                        memory_in_gb=args.memory_in_gb or RegisterSpec.memory_in_gb)
+    backend = options.backend(args)
+    listing = options.check_upload(args.path, args)
+    if args.emit_yaml:
+        return _emit(backend, spec, args.emit_yaml)
+    if args.dry_run:
+        return _print_dry_run(f"Azure ML model registration (dry run, nothing is uploaded; SDK {args.backend})",
+                              backend.describe_register(spec), listing)
+    return _report(lambda: backend.register_model(spec, options.connection(args)))
+
+
+def _emit(backend, spec, directory: Path) -> int:
+    for path in backend.export_yaml(spec, directory):
+        print(f"Wrote {path}")
+    return 0
 
 
 def _print_dry_run(title: str, description: str, listing: str | None) -> int:

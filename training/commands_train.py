@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from training.cli_util import add_key_value_option, positive_float
+from training.commands_azure import register_in_azure, register_parent
 from training.db import workspace_path
 from training.errors import TrainingError
 from training.local_run import load_job_module, run_training_locally
@@ -27,8 +28,10 @@ def register(subparsers) -> None:
     train.add_argument("--experiment", default="train_iris", help="experiment name of the run (default: train_iris)")
     train.set_defaults(func=_train)
 
-    reg = subparsers.add_parser("register", help="register a model directory (model.joblib + model.json)",
-                                description="Copy a model directory into the registry as the next version of NAME.")
+    reg = subparsers.add_parser("register", parents=[register_parent()],
+                                help="register a model directory (model.joblib + model.json), locally or in Azure ML",
+                                description="Copy a model directory into the registry as the next version of NAME, "
+                                            "or with --azure register it in the Azure ML workspace.")
     reg.add_argument("path", type=Path, metavar="PATH", help="model directory holding model.joblib and model.json")
     reg.add_argument("--name", required=True, help="model name (letters, digits, '.', '_', '-')")
     add_key_value_option(reg, "--tag", "tag (repeatable)")
@@ -61,6 +64,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _register(args: argparse.Namespace) -> int:
+    if args.azure:
+        return register_in_azure(args)
     resources = {"cpu": args.cpu, "memory_in_gb": args.memory_in_gb}
     record = Registry(workspace_path()).register(
         args.name, args.path, tags=dict(args.tag), properties=dict(args.property), description=args.description,

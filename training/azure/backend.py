@@ -1,11 +1,12 @@
 """The SDK-neutral interface the Azure commands call, and the choice of implementation.
 
-Only SDK v1 (azureml-core, training/azure/v1.py) exists. An SDK v2 backend (azure-ai-ml) would be a ``v2.py`` beside
-it, with an ``AzureBackend`` class implementing the same protocol (command job + sweep job, MLClient models, managed
-online endpoints; mapping in the README), and one more entry in ``BACKENDS``; the command line and specs stay.
+Two implementations: SDK v1 (azureml-core, training/azure/v1.py; out of support since 2026-06-30, still the default
+because existing workflows use it) and SDK v2 (azure-ai-ml, training/azure/v2.py: command and sweep jobs, MLClient
+models, managed online endpoints). ``$SKLEARN_AZURE_BACKEND`` changes the default of ``--backend``.
 """
 
 import importlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -13,7 +14,9 @@ from typing import Protocol
 from training.azure.errors import AzureError
 from training.azure.spec import DeploySpec, JobSpec, RegisterSpec, SweepSpec
 
-BACKENDS = {"v1": "training.azure.v1"}
+BACKENDS = {"v1": "training.azure.v1", "v2": "training.azure.v2"}
+BACKEND_VARIABLE = "SKLEARN_AZURE_BACKEND"
+SUPPORT = {"v1": "azureml-core; out of support since 2026-06-30", "v2": "azure-ai-ml; the current SDK"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,12 @@ class Backend(Protocol):
     def describe_deploy(self, deploy: DeploySpec) -> str:
         """The deployment definition, without network."""
 
+    def describe_register(self, register: RegisterSpec) -> str:
+        """The registration of a local model directory, without network."""
+
+    def export_yaml(self, spec, directory: Path) -> list[Path]:
+        """Write what would be sent for ``spec`` as ``az ml`` YAML files into ``directory``; return them."""
+
     def submit_job(self, job: JobSpec, connection: Connection, *, wait: bool,
                    register: RegisterSpec | None) -> Outcome:
         """Submit a training run; with ``wait``, stream it, then register its model when asked."""
@@ -56,8 +65,16 @@ class Backend(Protocol):
                      register: RegisterSpec | None) -> Outcome:
         """Submit a sweep; with ``wait``, stream it, then register the best run's model when asked."""
 
+    def register_model(self, register: RegisterSpec, connection: Connection) -> Outcome:
+        """Register the local model directory ``register.local_dir`` in the workspace."""
+
     def deploy(self, deploy: DeploySpec, connection: Connection) -> Outcome:
         """Deploy a registered model and report its scoring URI and a sample request."""
+
+
+def default_backend(environ=os.environ) -> str:
+    """``$SKLEARN_AZURE_BACKEND`` when set, else ``v1`` (checked by :func:`get_backend` when a command runs)."""
+    return environ.get(BACKEND_VARIABLE) or "v1"
 
 
 def get_backend(name: str = "v1") -> Backend:
@@ -69,5 +86,6 @@ def get_backend(name: str = "v1") -> Backend:
         Unknown backend name.
     """
     if name not in BACKENDS:
-        raise AzureError(f"Azure ML backend {name!r} is not available; expected one of {', '.join(BACKENDS)}.")
+        raise AzureError(f"Azure ML backend {name!r} is not available; expected one of {', '.join(BACKENDS)} "
+                         f"(--backend, or ${BACKEND_VARIABLE} for the default).")
     return importlib.import_module(BACKENDS[name]).AzureBackend()

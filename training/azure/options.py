@@ -6,9 +6,26 @@ Stdlib only at import time (it is loaded when the ``python -m training`` parser 
 import argparse
 from pathlib import Path
 
-from training.azure.backend import BACKENDS, Backend, Connection, get_backend
+from training.azure.backend import (
+    BACKEND_VARIABLE,
+    BACKENDS,
+    SUPPORT,
+    Backend,
+    Connection,
+    default_backend,
+    get_backend,
+)
+from training.azure.sdk import SDK_PROBES, require_sdk
 from training.azure.snapshot import check_snapshot, compute_snapshot, format_snapshot, stage_entry_source
-from training.azure.spec import CONDA_FILE, JOB_DIR, ComputeSpec, EnvironmentSpec, JobSpec, RegisterSpec
+from training.azure.spec import (
+    CONDA_FILE,
+    DEFAULT_BASE_IMAGE,
+    JOB_DIR,
+    ComputeSpec,
+    EnvironmentSpec,
+    JobSpec,
+    RegisterSpec,
+)
 from training.azure.workspace import DEFAULT_TIMEOUT
 from training.cli_util import positive_float, positive_int
 
@@ -23,7 +40,11 @@ def azure_parent() -> argparse.ArgumentParser:
                        help="workspace config.json or its folder (default: search from the working directory up)")
     group.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT,
                        help=f"seconds allowed for each call to Azure (default: {DEFAULT_TIMEOUT:g})")
-    group.add_argument("--backend", choices=sorted(BACKENDS), default="v1", help="Azure ML SDK (default: v1)")
+    group.add_argument("--backend", choices=sorted(BACKENDS), default=default_backend(),
+                       help="Azure ML SDK: " + "; ".join(f"{name} ({note})" for name, note in SUPPORT.items())
+                            + f". Default: ${BACKEND_VARIABLE}, else v1")
+    group.add_argument("--emit-yaml", type=Path, metavar="DIR",
+                       help="v2: write what would be sent as `az ml` YAML files into DIR; no network")
     group.add_argument("--allow-secrets", action="store_true",
                        help="upload even though the snapshot seems to hold secrets")
     group.add_argument("--allow-large-snapshot", action="store_true",
@@ -53,6 +74,8 @@ def add_environment(parser, *, docker_option: bool = True) -> None:
                         help="curated Azure ML environment, e.g. azureml-sklearn-1.5 (default: build --conda-file)")
     parser.add_argument("--conda-file", type=Path, default=CONDA_FILE,
                         help="conda specification (default: training/sklearn-env.yml)")
+    parser.add_argument("--base-image", default=DEFAULT_BASE_IMAGE,
+                        help=f"v2: base image under the conda environment (default: {DEFAULT_BASE_IMAGE})")
     if docker_option:
         parser.add_argument("--no-docker", action="store_true", help="run without Docker")
 
@@ -71,7 +94,7 @@ def add_register(parser: argparse.ArgumentParser, *, default: str | None) -> Non
 def environment_spec(args: argparse.Namespace) -> EnvironmentSpec:
     """The EnvironmentSpec of the parsed options."""
     return EnvironmentSpec(conda_file=args.conda_file, curated=args.environment,
-                           docker=not getattr(args, "no_docker", False))
+                           docker=not getattr(args, "no_docker", False), base_image=args.base_image)
 
 
 def job_spec(args: argparse.Namespace, arguments: tuple[str, ...]) -> JobSpec:
@@ -88,8 +111,10 @@ def register_spec(args: argparse.Namespace) -> RegisterSpec | None:
 
 
 def backend(args: argparse.Namespace) -> Backend:
-    """The backend chosen with ``--backend``."""
-    return get_backend(args.backend)
+    """The backend chosen with ``--backend``, after checking that its SDK imports (SdkMissing otherwise)."""
+    chosen = get_backend(args.backend)
+    require_sdk(SDK_PROBES[args.backend], sdk=args.backend)
+    return chosen
 
 
 def connection(args: argparse.Namespace) -> Connection:

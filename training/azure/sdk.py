@@ -1,4 +1,4 @@
-"""Import guard for the optional Azure ML SDK v1: one clear error, naming the install command, when it is absent."""
+"""Import guard for the optional Azure ML SDKs: one clear error, naming the install command, when one is absent."""
 
 import importlib
 import warnings
@@ -8,9 +8,12 @@ from types import ModuleType
 
 from training.azure.errors import INSTALL_HINT, SdkMissing
 
+SDK_PACKAGES = {"v1": "v1 (azureml-core, azureml-train-core)", "v2": "v2 (azure-ai-ml, azure-identity)"}
+SDK_PROBES = {"v1": "azureml.core", "v2": "azure.ai.ml"}
 
-def require_sdk(module: str = "azureml.core") -> ModuleType:
-    """Import and return ``module`` from the Azure ML SDK v1 (azureml-core / azureml-train-core).
+
+def require_sdk(module: str = "azureml.core", *, sdk: str = "v1") -> ModuleType:
+    """Import and return ``module`` from the Azure ML SDK ``sdk`` (``v1``: azureml-core; ``v2``: azure-ai-ml).
 
     Raises
     ------
@@ -21,8 +24,8 @@ def require_sdk(module: str = "azureml.core") -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         raise SdkMissing(
-            f"The Azure ML commands need the Azure ML SDK v1, but {module} cannot be imported ({exc}). "
-            f"Install it with: {INSTALL_HINT}"
+            f"The Azure ML commands need the Azure ML SDK {SDK_PACKAGES[sdk]}, but {module} cannot be imported "
+            f"({exc}). Install it with: {INSTALL_HINT}"
         ) from exc
 
 

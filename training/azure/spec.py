@@ -14,6 +14,8 @@ REPO_ROOT = TRAINING_DIR.parent
 JOB_DIR = TRAINING_DIR / "job"
 CONDA_FILE = TRAINING_DIR / "sklearn-env.yml"
 SAMPLE_ROW = [5.1, 3.5, 1.4, 0.2]  # iris row 0, the request sample when a model carries none
+# SDK v2 needs a base image under a conda environment (v1 filled this one in itself): Azure ML's Ubuntu CPU image.
+DEFAULT_BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class EnvironmentSpec:
     curated: str | None = None
     name: str = "sklearn-iris"
     docker: bool = True
+    base_image: str = DEFAULT_BASE_IMAGE  # SDK v2 only
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,11 @@ class SweepSpec:
 
 @dataclass(frozen=True)
 class RegisterSpec:
-    """Registering a finished run's model in the workspace, with its size for no-code deployment."""
+    """Registering a model in the workspace, with its size for no-code deployment.
+
+    The model is a finished run's ``model_path``, or with ``local_dir`` a model directory on this machine (model.joblib
+    + model.json, e.g. ``python -m training models path NAME``).
+    """
 
     name: str
     model_path: str = "outputs/model.joblib"
@@ -73,6 +80,9 @@ class RegisterSpec:
     cpu: float = 1
     memory_in_gb: float = 0.5
     description: str | None = None
+    local_dir: Path | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,9 @@ class DeploySpec:
 
     ``entry_script`` None is Azure's no-code scikit-learn deployment; else an InferenceConfig with that scoring
     script, relative to ``source_dir`` (the staged upload, see snapshot.stage_entry_source), in ``environment``.
+    On SDK v2 the service is a managed online endpoint named ``service_name`` with one deployment, either that scoring
+    script or ``image`` (a container serving /health/live, /health/ready and /score on ``port``), sized by
+    ``instance_type`` and ``instance_count``; ``cpu_cores``, ``memory_gb``, ``target`` apply to v1 only.
     """
 
     model_name: str
@@ -93,3 +106,8 @@ class DeploySpec:
     entry_script: str | None = None
     source_dir: Path | None = None
     environment: EnvironmentSpec = field(default_factory=EnvironmentSpec)
+    image: str | None = None
+    port: int = 5001
+    deployment_name: str = "blue"
+    instance_type: str = "Standard_DS3_v2"
+    instance_count: int = 1

@@ -5,7 +5,9 @@ one clear error; waiting for a run, a sweep or a deployment is not bounded (the 
 streamed output).
 """
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 from training.azure.backend import Connection, Outcome
 from training.azure.deploy import (
@@ -17,6 +19,7 @@ from training.azure.deploy import (
 from training.azure.environment import build_environment, describe_environment
 from training.azure.errors import AzureError, RunFailed, WorkspaceUnreachable
 from training.azure.hyperdrive import build_hyperdrive_config, describe_sweep
+from training.azure.local_model import read_sidecar
 from training.azure.sdk import require_sdk
 from training.azure.spec import ComputeSpec, DeploySpec, EnvironmentSpec, JobSpec, RegisterSpec, SweepSpec
 from training.azure.submit import build_script_run_config, describe_job, provisioning_configuration, register_run_model
@@ -55,6 +58,37 @@ class AzureBackend:
         inference_config = build_inference_config(deploy, environment)
         return (describe_deployment(deploy, deployment_config, inference_config) + "\n"
                 + describe_environment(deploy.environment, environment))
+
+    def describe_register(self, register: RegisterSpec) -> str:
+        """What ``Model.register`` would be called with for a local model directory, offline."""
+        sidecar = read_sidecar(register.local_dir)
+        return "\n".join([f"model: {register.name} from {register.local_dir}",
+                          f"framework: ScikitLearn {sidecar.get('sklearn_version')}",
+                          f"resource configuration: cpu {register.cpu}, memory {register.memory_in_gb} GB",
+                          f"sha256: {sidecar.get('sha256')}"])
+
+    def export_yaml(self, spec, directory: Path) -> list[Path]:
+        """Not available: ``az ml`` YAML describes SDK v2 entities."""
+        raise AzureError("--emit-yaml writes `az ml` (SDK v2) YAML; add --backend v2.")
+
+    def register_model(self, register: RegisterSpec, connection: Connection) -> Outcome:
+        """``Model.register`` of a local model directory, with framework, size, metrics and sha256."""
+        core = require_sdk("azureml.core")
+        resource = require_sdk("azureml.core.resource_configuration")
+        sidecar = read_sidecar(register.local_dir)
+        workspace = self._connect(connection)
+        tags = {**{k: str(v) for k, v in (sidecar.get("metrics") or {}).items()}, **dict(register.tags)}
+        properties = {"sha256": sidecar.get("sha256"), "input_sample": json.dumps(sidecar.get("input_sample", [])[:1]),
+                      **dict(register.properties)}
+        model = azure_call(f"register model {register.name}", lambda: core.Model.register(
+            workspace, model_path=str(register.local_dir), model_name=register.name, tags=tags,
+            properties=properties,
+            description=register.description, model_framework=core.Model.Framework.SCIKITLEARN,
+            model_framework_version=sidecar.get("sklearn_version"),
+            resource_configuration=resource.ResourceConfiguration(cpu=register.cpu,
+                                                                  memory_in_gb=register.memory_in_gb)),
+            connection.timeout)
+        return Outcome(None, "Registered", model=f"{model.name}:{model.version}")
 
     def submit_job(self, job: JobSpec, connection: Connection, *, wait: bool,
                    register: RegisterSpec | None) -> Outcome:

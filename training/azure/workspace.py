@@ -33,18 +33,11 @@ def resolve_auth(environ: Mapping[str, str] = os.environ, *, interactive: bool |
         Only some of the service-principal variables are set, or none are set and the session is not interactive.
     """
     auth = require_sdk("azureml.core.authentication")
-    present = [name for name in SERVICE_PRINCIPAL_VARS if environ.get(name)]
-    if len(present) == len(SERVICE_PRINCIPAL_VARS):
+    if has_service_principal(environ):
         return auth.ServicePrincipalAuthentication(
             tenant_id=environ["AZURE_TENANT_ID"],
             service_principal_id=environ["AZURE_CLIENT_ID"],
             service_principal_password=environ["AZURE_CLIENT_SECRET"],
-        )
-    if present:
-        missing = [name for name in SERVICE_PRINCIPAL_VARS if name not in present]
-        raise WorkspaceUnreachable(
-            f"Service-principal authentication needs {', '.join(SERVICE_PRINCIPAL_VARS)}; {', '.join(present)} "
-            f"set but {', '.join(missing)} missing or empty. Set all three, or unset them for interactive login."
         )
     if interactive is None:
         interactive = sys.stdin is not None and sys.stdin.isatty()
@@ -54,6 +47,24 @@ def resolve_auth(environ: Mapping[str, str] = os.environ, *, interactive: bool |
             f"prompt nobody answers. Set {', '.join(SERVICE_PRINCIPAL_VARS)} for a service principal."
         )
     return auth.InteractiveLoginAuthentication()
+
+
+def has_service_principal(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether all three service-principal variables are set (shared by both SDK backends).
+
+    Raises
+    ------
+    WorkspaceUnreachable
+        Only some of them are set: the message names the missing ones.
+    """
+    present = [name for name in SERVICE_PRINCIPAL_VARS if environ.get(name)]
+    if present and len(present) < len(SERVICE_PRINCIPAL_VARS):
+        missing = [name for name in SERVICE_PRINCIPAL_VARS if name not in present]
+        raise WorkspaceUnreachable(
+            f"Service-principal authentication needs {', '.join(SERVICE_PRINCIPAL_VARS)}; {', '.join(present)} "
+            f"set but {', '.join(missing)} missing or empty. Set all three, or unset them for interactive login."
+        )
+    return bool(present)
 
 
 def bounded(action: str, call: Callable[[], T], timeout: float) -> T:
@@ -103,7 +114,7 @@ def azure_call(action: str, call: Callable[[], T], timeout: float | None) -> T:
     try:
         return call() if timeout is None else bounded(action, call, timeout)
     except (exceptions.AzureMLException, requests.exceptions.RequestException) as exc:
-        raise _unreachable(action, exc) from exc
+        raise unreachable(action, exc) from exc
 
 
 def connect(config: Path | None = None, *, timeout: float = DEFAULT_TIMEOUT, auth=None):
@@ -132,21 +143,21 @@ def connect(config: Path | None = None, *, timeout: float = DEFAULT_TIMEOUT, aut
                        timeout)
     except exceptions.AuthenticationException as exc:
         raise WorkspaceUnreachable(
-            f"Azure authentication failed for the workspace in {where}: {_first_line(exc)}") from exc
+            f"Azure authentication failed for the workspace in {where}: {first_line(exc)}") from exc
     except exceptions.UserErrorException as exc:
         raise WorkspaceUnreachable(
-            f"No usable Azure ML workspace config in {where}: {_first_line(exc)} (or pass --workspace-config PATH)"
+            f"No usable Azure ML workspace config in {where}: {first_line(exc)} (or pass --workspace-config PATH)"
         ) from exc
     except (exceptions.AzureMLException, requests.exceptions.RequestException) as exc:
-        raise _unreachable(action, exc) from exc
+        raise unreachable(action, exc) from exc
 
 
-def _unreachable(action: str, exc: BaseException) -> WorkspaceUnreachable:
-    return WorkspaceUnreachable(f"Could not {action} ({type(exc).__name__}: {_first_line(exc)}). Check the network, "
+def unreachable(action: str, exc: BaseException) -> WorkspaceUnreachable:
+    return WorkspaceUnreachable(f"Could not {action} ({type(exc).__name__}: {first_line(exc)}). Check the network, "
                                 "the credentials, and that they have access to the workspace.")
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     # AzureMLException.__str__ is a multi-line report; its .message is the one sentence meant for people.
     text = (getattr(exc, "message", None) or str(exc)).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:400]

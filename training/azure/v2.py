@@ -1,0 +1,233 @@
+"""The Azure ML SDK v2 backend (azure-ai-ml): the entities of v2_objects.py, sent with an ``MLClient``.
+
+Same contract as v1.py: calls that only talk to Azure are bounded by the connection timeout and end in one clear error;
+waiting for a job, a sweep or a deployment is not bounded (the user asked to wait and sees the streamed logs).
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+
+from training.azure.backend import Connection, Outcome
+from training.azure.deploy import sample_request
+from training.azure.errors import AzureError, RunFailed, WorkspaceUnreachable
+from training.azure.sdk import require_sdk
+from training.azure.spec import DeploySpec, EnvironmentSpec, JobSpec, RegisterSpec, SweepSpec
+from training.azure.v2_objects import (
+    build_command_job,
+    build_compute,
+    build_container_environment,
+    build_deployment,
+    build_endpoint,
+    build_environment,
+    build_model,
+    build_sweep_job,
+    model_reference,
+    pinned_version,
+)
+from training.azure.v2_workspace import connect, v2_call
+from training.azure.v2_yaml import describe, write_yaml
+
+BEST_CHILD = "best_child_run_id"  # the sweep job property naming its best trial
+
+
+def _connect(connection: Connection):
+    return connect(connection.config, timeout=connection.timeout)
+
+
+def environment_reference(environment) -> str:
+    """How a job or deployment names its environment: ``azureml:NAME:VERSION`` (a curated one is already a string)."""
+    return environment if isinstance(environment, str) else f"azureml:{environment.name}:{environment.version}"
+
+
+class AzureBackend:
+    """SDK v2 implementation of training.azure.backend.Backend.
+
+    ``connect`` turns a Connection into an ``MLClient`` (default: ``MLClient.from_config`` + DefaultAzureCredential).
+    """
+
+    def __init__(self, connect: Callable[[Connection], object] = _connect):
+        self._connect = connect
+
+    # Offline: the entities, as YAML for the dry run or as files for --emit-yaml.
+
+    def job_entities(self, job: JobSpec) -> list:
+        """The environment to register (none when curated) and the command job."""
+        environment = build_environment(job.environment)
+        return [*_registrable(environment), build_command_job(job, environment_reference(environment))]
+
+    def sweep_entities(self, sweep: SweepSpec) -> list:
+        """The environment to register (none when curated) and the sweep job."""
+        environment = build_environment(sweep.job.environment)
+        return [*_registrable(environment), build_sweep_job(sweep, environment_reference(environment))]
+
+    def register_entities(self, register: RegisterSpec) -> list:
+        """The model of a local model directory."""
+        return [build_model(register)]
+
+    def deploy_entities(self, deploy: DeploySpec) -> list:
+        """The environment (conda, or the container image's), the endpoint and the deployment."""
+        environment = _deployment_environment(deploy)
+        deployment = build_deployment(deploy, model_reference(deploy), environment_reference(environment))
+        return [*_registrable(environment), build_endpoint(deploy), deployment]
+
+    def describe_job(self, job: JobSpec) -> str:
+        """The environment and command job as ``az ml`` YAML, offline."""
+        return describe(self.job_entities(job))
+
+    def describe_sweep(self, sweep: SweepSpec) -> str:
+        """The environment and sweep job as ``az ml`` YAML, offline."""
+        return describe(self.sweep_entities(sweep))
+
+    def describe_register(self, register: RegisterSpec) -> str:
+        """The model as ``az ml`` YAML, offline."""
+        return describe(self.register_entities(register))
+
+    def describe_deploy(self, deploy: DeploySpec) -> str:
+        """The environment, endpoint and deployment as ``az ml`` YAML, offline."""
+        return describe(self.deploy_entities(deploy))
+
+    def export_yaml(self, spec, directory: Path) -> list[Path]:
+        """Write the entities of ``spec`` (a Job/Sweep/Register/DeploySpec) as ``az ml`` YAML files."""
+        builders = {JobSpec: self.job_entities, SweepSpec: self.sweep_entities, RegisterSpec: self.register_entities,
+                    DeploySpec: self.deploy_entities}
+        return write_yaml(builders[type(spec)](spec), directory)
+
+    # Online.
+
+    def submit_job(self, job: JobSpec, connection: Connection, *, wait: bool,
+                   register: RegisterSpec | None) -> Outcome:
+        """Submit the command job; with ``wait`` (implied by ``register``) stream it, then register its outputs."""
+        ml = self._connect(connection)
+        environment = _ensure_environment(ml, build_environment(job.environment), connection)
+        _ensure_compute(ml, job, connection)
+        submitted = _submit(ml, build_command_job(job, environment), job.experiment, connection)
+        if not (wait or register):
+            return Outcome(submitted.name, "Submitted", submitted.studio_url)
+        status = _wait(ml, submitted.name, "Job")
+        model = _register_job(ml, submitted.name, register, job.environment, connection)
+        return Outcome(submitted.name, status, submitted.studio_url, model=model)
+
+    def submit_sweep(self, sweep: SweepSpec, connection: Connection, *, wait: bool,
+                     register: RegisterSpec | None) -> Outcome:
+        """Submit the sweep job; with ``wait`` (implied by ``register``) stream it, register the best trial."""
+        ml = self._connect(connection)
+        environment = _ensure_environment(ml, build_environment(sweep.job.environment), connection)
+        _ensure_compute(ml, sweep.job, connection)
+        submitted = _submit(ml, build_sweep_job(sweep, environment), sweep.job.experiment, connection)
+        if not (wait or register):
+            return Outcome(submitted.name, "Submitted", submitted.studio_url)
+        status = _wait(ml, submitted.name, "Sweep")
+        finished = v2_call(f"read sweep {submitted.name}", lambda: ml.jobs.get(submitted.name), connection.timeout)
+        best = (finished.properties or {}).get(BEST_CHILD)
+        if not best:
+            raise RunFailed(f"Sweep {submitted.name} completed without any trial reporting "
+                            f"{sweep.space.primary_metric}.")
+        print(f"Best trial {best} (primary metric {sweep.space.primary_metric})")
+        model = _register_job(ml, best, register, sweep.job.environment, connection)
+        return Outcome(best, status, submitted.studio_url, model=model)
+
+    def register_model(self, register: RegisterSpec, connection: Connection) -> Outcome:
+        """Upload and register a local model directory."""
+        ml = self._connect(connection)
+        model = build_model(register)
+        created = v2_call(f"register model {register.name}", lambda: ml.models.create_or_update(model),
+                          connection.timeout)
+        return Outcome(None, "Registered", model=f"{created.name}:{created.version}")
+
+    def deploy(self, deploy: DeploySpec, connection: Connection) -> Outcome:
+        """Create the endpoint and deployment, wait until it succeeds, then send all traffic to it."""
+        ml = self._connect(connection)
+        version = None if deploy.model_version is None else str(deploy.model_version)
+        model = v2_call(f"find model {deploy.model_name} in the workspace",
+                        lambda: ml.models.get(deploy.model_name, version=version, label=None if version else "latest"),
+                        connection.timeout)
+        environment = _ensure_environment(ml, _deployment_environment(deploy), connection)
+        deployment = build_deployment(deploy, f"azureml:{model.name}:{model.version}", environment)
+        v2_call(f"create endpoint {deploy.service_name}",
+                lambda: ml.online_endpoints.begin_create_or_update(build_endpoint(deploy)).result(), None)
+        created = v2_call(f"create deployment {deploy.deployment_name}",
+                          lambda: ml.online_deployments.begin_create_or_update(deployment).result(), None)
+        if created.provisioning_state != "Succeeded":
+            logs = v2_call("read the deployment logs", lambda: ml.online_deployments.get_logs(
+                deploy.deployment_name, deploy.service_name, lines=100), connection.timeout)
+            raise RunFailed(f"Deployment {deploy.deployment_name} of {deploy.service_name} ended as "
+                            f"{created.provisioning_state}; its logs:\n{(logs or '')[-3000:]}")
+        traffic = {deploy.deployment_name: 100}
+        endpoint = v2_call(f"send all traffic of {deploy.service_name} to {deploy.deployment_name}",
+                           lambda: ml.online_endpoints.begin_create_or_update(build_endpoint(deploy, traffic)).result(),
+                           None)
+        return Outcome(None, created.provisioning_state, model=f"{model.name}:{model.version}",
+                       scoring_uri=endpoint.scoring_uri,
+                       sample_request=sample_request(endpoint.scoring_uri, model.properties, no_code=False, auth=True))
+
+
+def _registrable(environment) -> list:
+    return [] if isinstance(environment, str) else [environment]
+
+
+def _deployment_environment(deploy: DeploySpec):
+    return build_container_environment(deploy) if deploy.image else build_environment(deploy.environment)
+
+
+def _ensure_environment(ml, environment, connection: Connection) -> str:
+    """Register the environment unless this content version already exists; return its reference."""
+    if isinstance(environment, str):
+        return environment
+    not_found = require_sdk("azure.core.exceptions", sdk="v2").ResourceNotFoundError
+    action = f"find environment {environment.name}:{environment.version}"
+    try:
+        v2_call(action, lambda: ml.environments.get(environment.name, version=environment.version),
+                connection.timeout)
+        print(f"Reusing environment {environment.name}:{environment.version}")
+    except WorkspaceUnreachable as exc:
+        if not isinstance(exc.__cause__, not_found):
+            raise
+        v2_call(f"register environment {environment.name}:{environment.version}",
+                lambda: ml.environments.create_or_update(environment), connection.timeout)
+        print(f"Registered environment {environment.name}:{environment.version}")
+    return environment_reference(environment)
+
+
+def _ensure_compute(ml, job: JobSpec, connection: Connection) -> None:
+    """Check the cluster exists; create it when missing and ``--create-compute`` was given."""
+    compute = job.compute
+    if compute.name == "local":
+        return
+    not_found = require_sdk("azure.core.exceptions", sdk="v2").ResourceNotFoundError
+    try:
+        v2_call(f"find compute target {compute.name}", lambda: ml.compute.get(compute.name), connection.timeout)
+        return
+    except WorkspaceUnreachable as exc:
+        if not isinstance(exc.__cause__, not_found):
+            raise
+        if not compute.create:
+            raise AzureError(f"Compute target {compute.name!r} does not exist in the workspace; create it, or pass "
+                             f"--create-compute (vm size {compute.vm_size}, max {compute.max_nodes} nodes).") from exc
+    v2_call(f"create compute cluster {compute.name}",
+            lambda: ml.compute.begin_create_or_update(build_compute(compute)).result(), None)
+
+
+def _submit(ml, job, experiment: str, connection: Connection):
+    submitted = v2_call(f"submit to experiment {experiment}", lambda: ml.jobs.create_or_update(job),
+                        connection.timeout)
+    print(f"Submitted {submitted.name} to experiment {experiment}: {submitted.studio_url}")
+    return submitted
+
+
+def _wait(ml, name: str, what: str) -> str:
+    v2_call(f"follow {name}", lambda: ml.jobs.stream(name), None)
+    status = ml.jobs.get(name).status
+    if status != "Completed":
+        raise RunFailed(f"{what} {name} ended as {status}.")
+    return status
+
+
+def _register_job(ml, job_name: str, register: RegisterSpec | None, environment: EnvironmentSpec,
+                  connection: Connection) -> str | None:
+    if register is None:
+        return None
+    sklearn = None if environment.curated else pinned_version(environment.conda_file, "scikit-learn")
+    model = build_model(register, job_name=job_name, sklearn_version=sklearn)
+    created = v2_call(f"register model {register.name}", lambda: ml.models.create_or_update(model),
+                      connection.timeout)
+    return f"{created.name}:{created.version}"
