@@ -147,18 +147,24 @@ class AzureBackend:
                 lambda: ml.online_endpoints.begin_create_or_update(build_endpoint(deploy)).result(), None)
         created = v2_call(f"create deployment {deploy.deployment_name}",
                           lambda: ml.online_deployments.begin_create_or_update(deployment).result(), None)
-        if created.provisioning_state != "Succeeded":
+        state = _text(created.provisioning_state)
+        if state != "Succeeded":
             logs = v2_call("read the deployment logs", lambda: ml.online_deployments.get_logs(
                 deploy.deployment_name, deploy.service_name, lines=100), connection.timeout)
             raise RunFailed(f"Deployment {deploy.deployment_name} of {deploy.service_name} ended as "
-                            f"{created.provisioning_state}; its logs:\n{(logs or '')[-3000:]}")
+                            f"{state}; its logs:\n{(logs or '')[-3000:]}")
         traffic = {deploy.deployment_name: 100}
         endpoint = v2_call(f"send all traffic of {deploy.service_name} to {deploy.deployment_name}",
                            lambda: ml.online_endpoints.begin_create_or_update(build_endpoint(deploy, traffic)).result(),
                            None)
-        return Outcome(None, created.provisioning_state, model=f"{model.name}:{model.version}",
+        return Outcome(None, state, model=f"{model.name}:{model.version}",
                        scoring_uri=endpoint.scoring_uri,
                        sample_request=sample_request(endpoint.scoring_uri, model.properties, no_code=False, auth=True))
+
+
+def _text(state) -> str:
+    """A state as plain text: azure-ai-ml returns str enums for known states (JobStatus, ProvisioningState)."""
+    return str(getattr(state, "value", state))
 
 
 def _registrable(environment) -> list:
@@ -216,7 +222,7 @@ def _submit(ml, job, experiment: str, connection: Connection):
 
 def _wait(ml, name: str, what: str) -> str:
     v2_call(f"follow {name}", lambda: ml.jobs.stream(name), None)
-    status = ml.jobs.get(name).status
+    status = _text(ml.jobs.get(name).status)
     if status != "Completed":
         raise RunFailed(f"{what} {name} ended as {status}.")
     return status

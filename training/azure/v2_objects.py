@@ -90,7 +90,7 @@ def _split_arguments(arguments: tuple[str, ...]) -> tuple[dict[str, object], lis
 
 
 def build_command_job(job: JobSpec, environment):
-    """A ``CommandJob`` (code, command, inputs, environment, compute, experiment_name) running ``job.script``.
+    """A ``command()`` job (code, command, inputs, environment, compute, experiment_name) running ``job.script``.
 
     Every train.py option with a value becomes an input bound as ``${{inputs.<name>}}``; ``--data`` is a
     ``uri_file`` input, so a local CSV is uploaded with the job.
@@ -100,7 +100,7 @@ def build_command_job(job: JobSpec, environment):
     AzureError
         ``job.script`` is not a file of ``job.source_dir``.
     """
-    return _command(job, environment)._to_job()  # the builder's own conversion, as jobs.create_or_update does
+    return _command(job, environment)
 
 
 def _command(job: JobSpec, environment, swept: dict[str, object] | None = None):

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml  # PyYAML, a dependency of azure-ai-ml
 
 # File names of the emitted documents, by the kind of entity (``az ml <kind> create -f <file>``).
-FILE_NAMES = {"Environment": "environment.yml", "CommandJob": "job.yml", "SweepJob": "sweep.yml",
+FILE_NAMES = {"Environment": "environment.yml", "Command": "job.yml", "SweepJob": "sweep.yml",
               "Model": "model.yml", "ManagedOnlineEndpoint": "endpoint.yml",
               "ManagedOnlineDeployment": "deployment.yml"}
 DEPLOYMENT_CODE = "deployment-code"
@@ -21,6 +21,8 @@ DEPLOYMENT_CODE = "deployment-code"
 
 def to_dict(entity, base: Path) -> dict:
     """The entity's YAML mapping (what its ``dump`` writes) with local paths made relative to ``base``."""
+    if type(entity).__name__ == "Command":
+        entity = entity._to_job()  # a command() builder's own job form, the `az ml job` YAML
     data = json.loads(json.dumps(entity._to_dict(), default=str))  # plain dicts; _to_dict is what dump() writes
     holders = [data, data.get("trial"), data.get("code_configuration")]
     path_keys = ["code"] + (["path"] if type(entity).__name__ == "Model" else [])

@@ -57,8 +57,8 @@ def test_env_and_requirements_pin_the_same_model_stack():
 def test_env_and_azure_requirements_pin_the_same_sdk():
     local = _requirements(ROOT / "requirements-azure.txt")
     azure = _env_pip_requirements()
-    assert local["azureml-core"].specifier == azure["azureml-core"].specifier
-    assert local["packaging"].specifier == azure["packaging"].specifier
+    for name in ("azureml-core", "packaging", "mlflow-skinny", "azureml-mlflow"):
+        assert local[name].specifier == azure[name].specifier, name
 
 
 def test_env_python_matches_the_supported_minor_version():

@@ -1,0 +1,163 @@
+"""An in-memory Azure Resource Manager + blob store for azure-ai-ml, recording every HTTP request it answers.
+
+Mounted as the only adapter of the ``requests.Session`` behind the ``MLClient`` transport (and, for the blob clients
+azure-ai-ml builds without that transport, in place of ``HTTPAdapter.send``). It answers like the service would for
+what the v2 backend calls: a PUT stores the body and returns it with ``id``, ``name`` and ``provisioningState:
+Succeeded``; a GET returns what is stored or 404; a code-asset hash lookup finds an existing asset (so the job
+snapshot is not uploaded); the default datastore and its key are canned; blob PUTs are kept by URL.
+"""
+
+import io
+import json
+import re
+import time
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import requests
+import urllib3
+from azure.core.credentials import AccessToken, AccessTokenInfo
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+RESOURCE_GROUP = "rg-offline"
+WORKSPACE = "ws-offline"
+ARM = "https://management.azure.com"
+WORKSPACE_PATH = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
+                  f"Microsoft.MachineLearningServices/workspaces/{WORKSPACE}")
+STORAGE = "https://fakestore.blob.core.windows.net/azureml-blobstore"
+CODE_URI = f"{STORAGE}/LocalUpload/0000/job"
+REGION_API = "https://westeurope.api.azureml.ms"
+DISCOVERY = f"{REGION_API}/discovery"
+JOB_LOG = b"Accuracy of SVM classifier on test set: 0.97\n"  # what a streamed job log says
+
+
+@dataclass(frozen=True)
+class Request:
+    """One recorded request: method, URL without the query, the query, and the body (JSON parsed when it is)."""
+
+    method: str
+    path: str
+    query: str
+    body: object
+
+    @property
+    def resource(self) -> str:
+        """The path below the workspace, e.g. ``/jobs/<name>`` (the full path outside ARM)."""
+        return self.path.split(WORKSPACE_PATH, 1)[-1] if WORKSPACE_PATH in self.path else self.path
+
+
+class FakeCredential:
+    """A credential that always has a token (what DefaultAzureCredential returns once signed in)."""
+
+    def get_token(self, *scopes, **kwargs) -> AccessToken:
+        return AccessToken("offline-token", int(time.time()) + 3600)
+
+    def get_token_info(self, *scopes, options=None) -> AccessTokenInfo:
+        return AccessTokenInfo("offline-token", int(time.time()) + 3600)
+
+
+class FakeAzure(BaseAdapter):
+    """The in-memory service; ``requests`` lists what it was sent, ``blobs`` what was uploaded."""
+
+    def __init__(self):
+        super().__init__()
+        self.requests: list[Request] = []
+        self.resources: dict[str, dict] = {}
+        self.blobs: dict[str, bytes] = {}
+
+    def send(self, request, **kwargs):
+        url = urlsplit(request.url)
+        path = unquote(url.path)
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = body
+        recorded = Request(request.method, f"{url.scheme}://{url.netloc}{path}", url.query, parsed)
+        self.requests.append(recorded)
+        status, payload = self._answer(recorded, body)
+        return _response(request, status, payload)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def sent(self, method: str | None = None, pattern: str = "") -> list[Request]:
+        """Recorded requests with ``method`` whose workspace-relative resource matches ``pattern`` (regex)."""
+        return [r for r in self.requests
+                if (method is None or r.method == method) and re.search(pattern, r.resource)]
+
+    def _answer(self, request: Request, raw: bytes | None) -> tuple[int, object]:
+        path = request.path
+        if path.startswith(STORAGE):
+            key = path[len(STORAGE) + 1:]
+            if request.method == "PUT" and "comp=metadata" in request.query:
+                return 200, b""
+            if request.method == "PUT":
+                self.blobs[key] = raw or b""
+                return 201, b""
+            return (200, self.blobs[key]) if request.method == "GET" and key in self.blobs else (404, b"")
+        details = re.search(r"/history/v1\.0/.*/runs/([^/]+)/details$", path)
+        if details:
+            log = f"ExperimentRun/dcid.{details.group(1)}/user_logs/std_log.txt"
+            self.blobs.setdefault(log, JOB_LOG)
+            return 200, {"runId": details.group(1), "status": "Completed",
+                         "logFiles": {"user_logs/std_log.txt": f"{STORAGE}/{log}"}}
+        if request.method == "GET" and "hash=" in request.query and path.endswith("/versions"):
+            asset = self._store(path + "/1", {"properties": {"codeUri": CODE_URI}})
+            return 200, {"value": [asset]}
+        if request.method == "GET" and re.search(r"/datastores/workspace(blob|artifact)store$", path):
+            return 200, {"id": path[len(ARM):], "name": path.rsplit("/", 1)[1], "properties": {
+                "datastoreType": "AzureBlob", "accountName": "fakestore", "containerName": "azureml-blobstore",
+                "endpoint": "core.windows.net", "protocol": "https", "isDefault": True,
+                "credentials": {"credentialsType": "AccountKey"}}}
+        if request.method == "GET" and path == ARM + WORKSPACE_PATH:
+            return 200, {"id": WORKSPACE_PATH, "name": WORKSPACE, "location": "westeurope", "properties": {
+                "discoveryUrl": DISCOVERY,
+                "mlFlowTrackingUri": f"azureml://westeurope.api.azureml.ms/mlflow/v1.0{WORKSPACE_PATH}"}}
+        if path == DISCOVERY:
+            return 200, {key: REGION_API for key in ("api", "catalog", "experimentation", "history", "mfe",
+                                                     "pipelines", "gallery", "modelmanagement")}
+        if request.method == "POST" and path.endswith("/listSecrets"):
+            return 200, {"secretsType": "AccountKey", "key": "b2ZmbGluZQ=="}
+        if request.method == "POST" and path.endswith("/listKeys"):
+            return 200, {"primaryKey": "primary-offline", "secondaryKey": "secondary-offline"}
+        if request.method == "PUT":
+            return 200, self._store(path, json.loads(json.dumps(request.body)))
+        if request.method == "GET" and path in self.resources:
+            return 200, self.resources[path]
+        return 404, {"error": {"code": "NotFound", "message": f"{path} not found (offline fake)"}}
+
+    def _store(self, path: str, resource: dict) -> dict:
+        name = path.rsplit("/", 1)[1]
+        properties = resource.setdefault("properties", {})
+        properties["provisioningState"] = "Succeeded"
+        if "/jobs/" in path:
+            properties.update(status="Completed", services={"Studio": {
+                "jobServiceType": "Studio", "endpoint": f"https://ml.azure.com/runs/{name}"}})
+        if "/models/" in path:
+            properties.setdefault("flavors", {})
+        if "/deployments/" in path:
+            properties.setdefault("scaleSettings", {"scaleType": "Default"})
+        elif "/onlineEndpoints/" in path:
+            properties["scoringUri"] = f"https://{name}.westeurope.inference.ml.azure.com/score"
+        resource.update(id=path[len(ARM):], name=name)
+        self.resources[path] = resource
+        return resource
+
+
+def _response(request, status: int, payload) -> requests.Response:
+    content = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    response = requests.Response()
+    response.status_code = status
+    response.reason = "OK" if status < 400 else "Not Found"
+    response.headers = CaseInsensitiveDict({"Content-Type": "application/json", "Content-Length": str(len(content)),
+                                            "x-ms-request-id": "offline"})
+    response.raw = urllib3.HTTPResponse(body=io.BytesIO(content), headers=dict(response.headers), status=status,
+                                        preload_content=False)
+    response._content = content
+    response.url = request.url
+    response.request = request
+    response.encoding = "utf-8"
+    return response
