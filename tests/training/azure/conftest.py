@@ -52,3 +52,34 @@ def silent_proxy(monkeypatch, silent_proxy_port):
     """HTTPS in this process goes through ``silent_proxy_port``."""
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{silent_proxy_port}")
     monkeypatch.setenv("NO_PROXY", "")
+
+
+@pytest.fixture
+def fake_azure(monkeypatch):
+    """An ``MLClient`` answered by an in-memory resource manager (fake_arm.py), with every real socket refused.
+
+    Returns (fake, client): ``fake.requests`` records each request the SDK sent.
+    """
+    pytest.importorskip("azure.ai.ml", reason=f"azure-ai-ml {_HINT}")
+    import requests
+    from azure.ai.ml import MLClient
+    from azure.core.pipeline.transport import RequestsTransport
+    from fake_arm import RESOURCE_GROUP, SUBSCRIPTION, WORKSPACE, FakeAzure, FakeCredential
+
+    fake = FakeAzure()
+    session = requests.Session()
+    session.adapters.clear()
+    session.mount("https://", fake)
+    session.mount("http://", fake)
+    # azure-ai-ml builds its blob clients without the MLClient transport: their requests reach the fake too.
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", lambda self, request, **kwargs: fake.send(request))
+
+    def refuse(*args, **kwargs):
+        raise OSError("network access in an offline test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    client = MLClient(FakeCredential(), SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE,
+                      transport=RequestsTransport(session=session))
+    return fake, client

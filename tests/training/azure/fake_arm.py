@@ -105,7 +105,7 @@ class FakeAzure(BaseAdapter):
             return 200, {"runId": details.group(1), "status": "Completed",
                          "logFiles": {"user_logs/std_log.txt": f"{STORAGE}/{log}"}}
         if request.method == "GET" and "hash=" in request.query and path.endswith("/versions"):
-            asset = self._store(path + "/1", {"properties": {"codeUri": CODE_URI}})
+            asset = self.store(path + "/1", {"properties": {"codeUri": CODE_URI}})
             return 200, {"value": [asset]}
         if request.method == "GET" and re.search(r"/datastores/workspace(blob|artifact)store$", path):
             return 200, {"id": path[len(ARM):], "name": path.rsplit("/", 1)[1], "properties": {
@@ -124,12 +124,17 @@ class FakeAzure(BaseAdapter):
         if request.method == "POST" and path.endswith("/listKeys"):
             return 200, {"primaryKey": "primary-offline", "secondaryKey": "secondary-offline"}
         if request.method == "PUT":
-            return 200, self._store(path, json.loads(json.dumps(request.body)))
+            return 200, self.store(path, json.loads(json.dumps(request.body)))
         if request.method == "GET" and path in self.resources:
             return 200, self.resources[path]
         return 404, {"error": {"code": "NotFound", "message": f"{path} not found (offline fake)"}}
 
-    def _store(self, path: str, resource: dict) -> dict:
+    def add(self, resource: str, body: dict) -> dict:
+        """Put ``body`` at ``resource`` below the workspace (e.g. ``/computes/cpu-cluster``), as if it existed."""
+        return self.store(ARM + WORKSPACE_PATH + resource, body)
+
+    def store(self, path: str, resource: dict) -> dict:
+        """Keep ``resource`` at ``path`` with what the service adds (id, name, states) and return it."""
         name = path.rsplit("/", 1)[1]
         properties = resource.setdefault("properties", {})
         properties["provisioningState"] = "Succeeded"
