@@ -76,6 +76,9 @@ class AzureBackend:
         core = require_sdk("azureml.core")
         resource = require_sdk("azureml.core.resource_configuration")
         sidecar = read_sidecar(register.local_dir)
+        if not Path(register.local_dir).resolve().is_relative_to(Path.cwd().resolve()):
+            raise AzureError(f"azureml-core registers only folders under the working directory, and "
+                             f"{register.local_dir} is not under {Path.cwd()}: run from a parent folder of it.")
         workspace = self._connect(connection)
         tags = {**{k: str(v) for k, v in (sidecar.get("metrics") or {}).items()}, **dict(register.tags)}
         properties = {"sha256": sidecar.get("sha256"), "input_sample": json.dumps(sidecar.get("input_sample", [])[:1]),

@@ -45,6 +45,17 @@ def test_each_flow_stops_at_the_network_with_a_clear_error(backend, flow, messag
     assert "ProxyError" in str(excinfo.value) and "Check the network" in str(excinfo.value)
 
 
+def test_registering_a_local_model_directory_stops_at_the_network(backend, iris_model_dir, monkeypatch):
+    spec = RegisterSpec("sklearn-iris", local_dir=iris_model_dir)
+    with pytest.raises(AzureError, match="registers only folders under the working directory"):
+        backend.register_model(spec, CONNECTION)
+    monkeypatch.chdir(iris_model_dir.parent)
+    with pytest.raises(WorkspaceUnreachable, match="Could not register model sklearn-iris") as excinfo:
+        backend.register_model(spec, CONNECTION)
+    assert "ProxyError" in str(excinfo.value)
+    assert "framework: ScikitLearn 1.9.1" in backend.describe_register(spec)
+
+
 def test_unknown_backend_is_refused():
-    with pytest.raises(AzureError, match="backend 'v2' is not available; expected one of v1"):
-        get_backend("v2")
+    with pytest.raises(AzureError, match="backend 'v3' is not available; expected one of v1, v2"):
+        get_backend("v3")

@@ -131,6 +131,16 @@ def test_user_errors_exit_2_with_one_message(offline_env, args, message):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_missing_v2_sdk_exits_2_with_the_install_command(offline_env, tmp_path):
+    (tmp_path / "azure").mkdir()  # stands for an environment without azure-ai-ml
+    (tmp_path / "azure" / "__init__.py").write_text("raise ImportError('No module named azure (simulated)')\n")
+    env = {**offline_env, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    result = _cli(env, "submit", "--backend", "v2", "--dry-run")
+    assert result.returncode == 2
+    assert "need the Azure ML SDK v2 (azure-ai-ml, azure-identity)" in result.stderr
+    assert "pip install -r requirements-azure.txt" in result.stderr
+
+
 def test_no_workspace_config_exits_2(offline_env, tmp_path):
     result = _cli(offline_env, "submit", "--backend", "v2", "--compute", "c1", cwd=tmp_path)
     assert result.returncode == 2
