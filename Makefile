@@ -17,7 +17,9 @@ $(VENV)/.installed: requirements.txt requirements-service.txt
 	$(PY) -m pip install -q -r requirements.txt
 	@touch $@
 
+# pip 26 first: older resolvers fail on the azure-ai-ml + azureml-mlflow set (InconsistentCandidate, opentelemetry-sdk).
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-azure.txt
+	$(PY) -m pip install -q pip==26.3
 	$(PY) -m pip install -q -r requirements-dev.txt -r requirements-azure.txt
 	@touch $@
 

@@ -1,4 +1,4 @@
-"""Live Azure ML round trip (opt-in): submit a tiny training run, register its model, fetch the model back.
+"""Live Azure ML round trips (opt-in, SDK v1 and v2): submit a tiny training run, register its model, read it back.
 
 Runs only with a workspace config (AZUREML_WORKSPACE_CONFIG, or config.json / .azureml/config.json at the
 repository root) and a service principal (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET) with access to it.
@@ -54,3 +54,21 @@ def test_submit_register_and_fetch_back(tmp_path):
     assert model.resource_configuration.cpu == 1 and model.resource_configuration.memory_in_gb == 0.5
     downloaded = Path(model.download(target_dir=str(tmp_path), exist_ok=True))
     assert hashlib.sha256(downloaded.read_bytes()).hexdigest() == model.properties["sha256"]
+
+
+def test_v2_submit_register_and_read_back():
+    pytest.importorskip("azure.ai.ml", reason="azure-ai-ml is not installed: pip install -r requirements-azure.txt")
+    from training.azure.v2_workspace import connect as connect_v2
+
+    name = f"sklearn-iris-live-v2-{uuid.uuid4().hex[:6]}"
+    connection = Connection(config=CONFIG, timeout=300)
+    job = JobSpec(arguments=("--kernel", "linear", "--penalty", "1.0"), experiment="train_iris_live",
+                  compute=ComputeSpec(os.environ.get("AZUREML_LIVE_COMPUTE", "cpu-cluster"), create=True))
+    outcome = get_backend("v2").submit_job(job, connection, wait=True, register=RegisterSpec(name))
+    assert outcome.status == "Completed" and outcome.model.startswith(f"{name}:")
+
+    client = connect_v2(CONFIG, timeout=300)
+    model = client.models.get(name, version=outcome.model.split(":")[1])
+    assert (model.type, model.tags["model_framework"], model.tags["model_framework_version"]) == (
+        "custom_model", "ScikitLearn", "1.9.1")
+    assert outcome.run_id in model.path and model.path.rstrip("/").endswith("outputs")
