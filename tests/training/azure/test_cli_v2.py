@@ -131,6 +131,16 @@ def test_user_errors_exit_2_with_one_message(offline_env, args, message):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_secrets_in_the_job_folder_refuse_the_v2_upload_too(offline_env, tmp_path):
+    (tmp_path / "train.py").write_text("print('hi')\n")
+    (tmp_path / ".env").write_text("AZURE_CLIENT_SECRET=abcdefgh12345\n")
+    for extra in (["--dry-run"], ["--emit-yaml", str(tmp_path / "yaml")], []):
+        result = _cli(offline_env, "submit", "--backend", "v2", "--source-dir", str(tmp_path), *extra)
+        assert result.returncode == 2, (extra, result.stderr)
+        assert ".env: environment file (.env)" in result.stderr and result.stdout == ""
+    assert not (tmp_path / "yaml").exists()
+
+
 def test_missing_v2_sdk_exits_2_with_the_install_command(offline_env, tmp_path):
     (tmp_path / "azure").mkdir()  # stands for an environment without azure-ai-ml
     (tmp_path / "azure" / "__init__.py").write_text("raise ImportError('No module named azure (simulated)')\n")
