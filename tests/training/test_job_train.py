@@ -18,7 +18,7 @@ JOB_DIR = REPO / "training" / "job"
 METRIC_NAMES = ["Kernel type", "Penalty", "Accuracy", "Precision", "Recall", "F1", "Confusion matrix"]
 # What the Azure ML conda environment provides, plus the job's own sibling modules.
 ALLOWED_IMPORTS = {"argparse", "dataclasses", "datetime", "hashlib", "json", "math", "os", "pathlib", "platform",
-                   "sys", "azureml", "joblib", "matplotlib", "numpy", "pandas", "sklearn",
+                   "sys", "azureml", "joblib", "matplotlib", "mlflow", "numpy", "pandas", "sklearn",
                    "train_args", "train_data", "train_logging", "train_outputs"}
 
 
