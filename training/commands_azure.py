@@ -93,13 +93,9 @@ def _submit(args: argparse.Namespace) -> int:
     job = options.job_spec(args, tuple(load_job_module("train_args").to_argv(args)))
     backend = options.backend(args)
     listing = options.check_upload(job.source_dir, args)
-    if args.emit_yaml:
-        return _emit(backend, job, args.emit_yaml)
-    if args.dry_run:
-        return _print_dry_run(f"Azure ML job (dry run, nothing is submitted; SDK {args.backend})",
-                              backend.describe_job(job), listing)
-    return _report(lambda: backend.submit_job(job, options.connection(args), wait=args.wait,
-                                              register=options.register_spec(args)))
+    return _send(args, backend, job, "Azure ML job (dry run, nothing is submitted", backend.describe_job, listing,
+                 lambda connection: backend.submit_job(job, connection, wait=args.wait,
+                                                       register=options.register_spec(args)))
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -110,14 +106,10 @@ def _sweep(args: argparse.Namespace) -> int:
                       max_concurrent_runs=args.parallel or 4, policy=None if args.policy == "none" else args.policy)
     backend = options.backend(args)
     listing = options.check_upload(sweep.job.source_dir, args)
-    if args.emit_yaml:
-        return _emit(backend, sweep, args.emit_yaml)
-    if args.dry_run:
-        kind = "HyperDrive sweep" if args.backend == "v1" else "sweep job"
-        return _print_dry_run(f"Azure ML {kind} (dry run, nothing is submitted; SDK {args.backend})",
-                              backend.describe_sweep(sweep), listing)
-    return _report(lambda: backend.submit_sweep(sweep, options.connection(args), wait=args.wait,
-                                                register=options.register_spec(args)))
+    kind = "HyperDrive sweep" if args.backend == "v1" else "sweep job"
+    return _send(args, backend, sweep, f"Azure ML {kind} (dry run, nothing is submitted", backend.describe_sweep,
+                 listing, lambda connection: backend.submit_sweep(sweep, connection, wait=args.wait,
+                                                                  register=options.register_spec(args)))
 
 
 def _sweep_local(args: argparse.Namespace, extra: tuple[str, ...]) -> int:
@@ -170,12 +162,8 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _deploy_spec(backend, spec: DeploySpec, args: argparse.Namespace, *, listing: str | None) -> int:
-    if args.emit_yaml:
-        return _emit(backend, spec, args.emit_yaml)
-    if args.dry_run:
-        return _print_dry_run(f"Azure ML deployment (dry run, nothing is deployed; SDK {args.backend})",
-                              backend.describe_deploy(spec), listing)
-    return _report(lambda: backend.deploy(spec, options.connection(args)))
+    return _send(args, backend, spec, "Azure ML deployment (dry run, nothing is deployed", backend.describe_deploy,
+                 listing, lambda connection: backend.deploy(spec, connection))
 
 
 def register_parent() -> argparse.ArgumentParser:
@@ -193,18 +181,19 @@ def register_in_azure(args: argparse.Namespace) -> int:
                         memory_in_gb=args.memory_in_gb or RegisterSpec.memory_in_gb)
     backend = options.backend(args)
     listing = options.check_upload(args.path, args)
+    return _send(args, backend, spec, "Azure ML model registration (dry run, nothing is uploaded",
+                 backend.describe_register, listing, lambda connection: backend.register_model(spec, connection))
+
+
+def _send(args: argparse.Namespace, backend, spec, dry_run_title: str, describe, listing: str | None, send) -> int:
+    """What every Azure command does with its checked spec: write YAML, print a dry run, or ``send(connection)``."""
     if args.emit_yaml:
-        return _emit(backend, spec, args.emit_yaml)
+        for path in backend.export_yaml(spec, args.emit_yaml):
+            print(f"Wrote {path}")
+        return 0
     if args.dry_run:
-        return _print_dry_run(f"Azure ML model registration (dry run, nothing is uploaded; SDK {args.backend})",
-                              backend.describe_register(spec), listing)
-    return _report(lambda: backend.register_model(spec, options.connection(args)))
-
-
-def _emit(backend, spec, directory: Path) -> int:
-    for path in backend.export_yaml(spec, directory):
-        print(f"Wrote {path}")
-    return 0
+        return _print_dry_run(f"{dry_run_title}; SDK {args.backend})", describe(spec), listing)
+    return _report(lambda: send(options.connection(args)))
 
 
 def _print_dry_run(title: str, description: str, listing: str | None) -> int:

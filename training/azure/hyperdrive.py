@@ -51,12 +51,7 @@ def build_hyperdrive_config(sweep: SweepSpec, script_run_config):
     AzureError
         Run counts below 1 or concurrency above the total (HyperDrive itself accepts them silently).
     """
-    if sweep.max_total_runs < 1 or sweep.max_concurrent_runs < 1:
-        raise AzureError(f"A sweep needs at least 1 run and 1 concurrent run; got max runs {sweep.max_total_runs}, "
-                         f"concurrency {sweep.max_concurrent_runs}.")
-    if sweep.max_concurrent_runs > sweep.max_total_runs:
-        raise AzureError(f"Concurrency {sweep.max_concurrent_runs} exceeds the {sweep.max_total_runs} runs of the "
-                         "sweep.")
+    sweep.check_sizes()
     hd = _hyperdrive()
     goal = {"maximize": hd.PrimaryMetricGoal.MAXIMIZE, "minimize": hd.PrimaryMetricGoal.MINIMIZE}[sweep.space.goal]
     # Arguments also swept would be dropped by HyperDrive at submission with a warning; leave them out up front.

@@ -7,6 +7,7 @@ Nothing here imports azureml, so an SDK v2 backend can take the same specs.
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from training.azure.errors import AzureError
 from training.search_space import IRIS_SPACE, SearchSpace
 
 TRAINING_DIR = Path(__file__).resolve().parents[1]
@@ -64,6 +65,21 @@ class SweepSpec:
     bandit_slack_factor: float = 0.1
     bandit_evaluation_interval: int = 1
     bandit_delay_evaluation: int = 0
+
+    def check_sizes(self) -> None:
+        """Refuse run counts below 1 or concurrency above the total (both SDKs accept them silently).
+
+        Raises
+        ------
+        AzureError
+            With the counts that were given.
+        """
+        if self.max_total_runs < 1 or self.max_concurrent_runs < 1:
+            raise AzureError(f"A sweep needs at least 1 run and 1 concurrent run; got max runs {self.max_total_runs}, "
+                             f"concurrency {self.max_concurrent_runs}.")
+        if self.max_concurrent_runs > self.max_total_runs:
+            raise AzureError(f"Concurrency {self.max_concurrent_runs} exceeds the {self.max_total_runs} runs of the "
+                             "sweep.")
 
 
 @dataclass(frozen=True)

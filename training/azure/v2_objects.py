@@ -138,12 +138,7 @@ def build_sweep_job(sweep: SweepSpec, environment):
     AzureError
         Trial counts below 1, concurrency above the total, or an unknown sampling or policy.
     """
-    if sweep.max_total_runs < 1 or sweep.max_concurrent_runs < 1:
-        raise AzureError(f"A sweep needs at least 1 run and 1 concurrent run; got max runs {sweep.max_total_runs}, "
-                         f"concurrency {sweep.max_concurrent_runs}.")
-    if sweep.max_concurrent_runs > sweep.max_total_runs:
-        raise AzureError(f"Concurrency {sweep.max_concurrent_runs} exceeds the {sweep.max_total_runs} runs of the "
-                         "sweep.")
+    sweep.check_sizes()
     if sweep.sampling not in ("random", "grid"):
         raise AzureError(f"Sampling {sweep.sampling!r} is not supported; expected one of random, grid.")
     if sweep.policy not in (None, "bandit"):
