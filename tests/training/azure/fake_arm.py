@@ -31,6 +31,7 @@ CODE_URI = f"{STORAGE}/LocalUpload/0000/job"
 REGION_API = "https://westeurope.api.azureml.ms"
 DISCOVERY = f"{REGION_API}/discovery"
 JOB_LOG = b"Accuracy of SVM classifier on test set: 0.97\n"  # what a streamed job log says
+DEPLOYMENT_LOG = "Model directory check failed: model.json not found"  # what a failed deployment's log says
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,8 @@ class FakeAzure(BaseAdapter):
                                                      "pipelines", "gallery", "modelmanagement")}
         if request.method == "POST" and path.endswith("/listSecrets"):
             return 200, {"secretsType": "AccountKey", "key": "b2ZmbGluZQ=="}
+        if request.method == "POST" and path.endswith("/getLogs"):
+            return 200, {"content": DEPLOYMENT_LOG}
         if request.method == "POST" and path.endswith("/listKeys"):
             return 200, {"primaryKey": "primary-offline", "secondaryKey": "secondary-offline"}
         if request.method == "PUT":

@@ -18,7 +18,7 @@ pytest.importorskip("azure.ai.ml", reason="azure-ai-ml is not installed: pip ins
 from fake_arm import WORKSPACE_PATH  # noqa: E402
 
 from training.azure.backend import Connection  # noqa: E402
-from training.azure.errors import AzureError  # noqa: E402
+from training.azure.errors import AzureError, RunFailed  # noqa: E402
 from training.azure.spec import (  # noqa: E402
     CONDA_FILE,
     REPO_ROOT,
@@ -246,6 +246,26 @@ def test_deploy_our_container_image(azure):
         "environmentVariables": {}, "appInsightsEnabled": False, "instanceType": "Standard_DS3_v2",
         "endpointComputeType": "Managed"}, "tags": {}, "sku": {"name": "Default", "capacity": 2}}
     _assert_endpoint_then_traffic(fake, outcome)
+
+
+def test_a_failed_deployment_ends_with_its_logs_and_keeps_the_traffic(azure):
+    fake, backend = azure
+    _registered_model(fake)
+    keep = fake.store
+
+    def failing(path, resource):  # the service reports the deployment as Failed
+        stored = keep(path, resource)
+        if "/deployments/" in path:
+            stored["properties"]["provisioningState"] = "Failed"
+        return stored
+
+    fake.store = failing
+    with pytest.raises(RunFailed, match="Deployment blue of sklearn-iris ended as Failed; its logs:\n"
+                                        "Model directory check failed"):
+        backend.deploy(DeploySpec("sklearn-iris", model_version=3, image="registry.example/scoring:1"), CONNECTION)
+    (logs,) = fake.sent("POST", "/getLogs$")
+    assert logs.resource == "/onlineEndpoints/sklearn-iris/deployments/blue/getLogs" and logs.body == {"tail": 100}
+    assert [r.body["properties"]["traffic"] for r in fake.sent("PUT", "^/onlineEndpoints/sklearn-iris$")] == [{}]
 
 
 def test_a_missing_cluster_stops_before_the_job_is_sent(fake_azure):
