@@ -4,14 +4,16 @@ Same contract as v1.py: calls that only talk to Azure are bounded by the connect
 waiting for a job, a sweep or a deployment is not bounded (the user asked to wait and sees the streamed logs).
 """
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from training.azure.backend import Connection, Outcome
 from training.azure.deploy import sample_request
 from training.azure.errors import AzureError, RunFailed, WorkspaceUnreachable
+from training.azure.local_model import read_sidecar
 from training.azure.sdk import require_sdk
-from training.azure.spec import DeploySpec, EnvironmentSpec, JobSpec, RegisterSpec, SweepSpec
+from training.azure.spec import DeploySpec, JobSpec, RegisterSpec, SweepSpec
 from training.azure.v2_objects import (
     build_command_job,
     build_compute,
@@ -22,7 +24,6 @@ from training.azure.v2_objects import (
     build_model,
     build_sweep_job,
     model_reference,
-    pinned_version,
 )
 from training.azure.v2_workspace import connect, v2_call
 from training.azure.v2_yaml import describe, write_yaml
@@ -104,7 +105,7 @@ class AzureBackend:
         if not (wait or register):
             return Outcome(submitted.name, "Submitted", submitted.studio_url)
         status = _wait(ml, submitted.name, "Job")
-        model = _register_job(ml, submitted.name, register, job.environment, connection)
+        model = _register_job(ml, submitted.name, register, connection)
         return Outcome(submitted.name, status, submitted.studio_url, model=model)
 
     def submit_sweep(self, sweep: SweepSpec, connection: Connection, *, wait: bool,
@@ -123,7 +124,7 @@ class AzureBackend:
             raise RunFailed(f"Sweep {submitted.name} completed without any trial reporting "
                             f"{sweep.space.primary_metric}.")
         print(f"Best trial {best} (primary metric {sweep.space.primary_metric})")
-        model = _register_job(ml, best, register, sweep.job.environment, connection)
+        model = _register_job(ml, best, register, connection)
         return Outcome(best, status, submitted.studio_url, model=model)
 
     def register_model(self, register: RegisterSpec, connection: Connection) -> Outcome:
@@ -228,12 +229,19 @@ def _wait(ml, name: str, what: str) -> str:
     return status
 
 
-def _register_job(ml, job_name: str, register: RegisterSpec | None, environment: EnvironmentSpec,
-                  connection: Connection) -> str | None:
+def _register_job(ml, job_name: str, register: RegisterSpec | None, connection: Connection) -> str | None:
+    """Register the job's outputs folder, with the facts of the model.json it wrote (downloaded first)."""
     if register is None:
         return None
-    sklearn = None if environment.curated else pinned_version(environment.conda_file, "scikit-learn")
-    model = build_model(register, job_name=job_name, sklearn_version=sklearn)
+    with tempfile.TemporaryDirectory(prefix="job-outputs-") as folder:
+        v2_call(f"download the outputs of job {job_name}", lambda: ml.jobs.download(job_name, download_path=folder),
+                connection.timeout)
+        try:
+            sidecar = read_sidecar(Path(folder) / "artifacts" / "outputs")
+        except AzureError as exc:
+            raise AzureError(f"Job {job_name} has no readable outputs/model.json; was it trained by "
+                             "training/job/train.py?") from exc
+    model = build_model(register, job_name=job_name, sidecar=sidecar)
     created = v2_call(f"register model {register.name}", lambda: ml.models.create_or_update(model),
                       connection.timeout)
     return f"{created.name}:{created.version}"

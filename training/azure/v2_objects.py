@@ -171,40 +171,33 @@ def job_output_path(job_name: str) -> str:
     return f"azureml://jobs/{job_name}/outputs/artifacts/paths/outputs/"
 
 
-def pinned_version(conda_file: Path, package: str) -> str | None:
-    """The ``package==X`` pin of a conda file's pip list (what a job trained with), or None."""
-    match = re.search(rf"^\s*-\s*{re.escape(package)}==([^\s#]+)", Path(conda_file).read_text(), re.MULTILINE)
-    return match.group(1) if match else None
+def build_model(spec: RegisterSpec, *, job_name: str | None = None, sidecar: dict | None = None):
+    """``Model(type=custom_model)`` of a local model directory (``spec.local_dir``) or of a job's whole outputs.
 
-
-def build_model(spec: RegisterSpec, *, job_name: str | None = None, sklearn_version: str | None = None):
-    """``Model(type=custom_model)`` of a local model directory (``spec.local_dir``) or of a job's outputs.
-
-    v2 has no framework or resource-configuration fields: they go into tags and properties, with the sha256 and
-    the input sample of model.json when the directory is local (a job's model.json travels inside the asset).
+    v2 has no framework or resource-configuration fields: they go into tags and properties, with the metrics, the
+    sha256 and the input sample of the model's model.json (read from ``spec.local_dir``, or ``sidecar`` as
+    downloaded from the job).
 
     Raises
     ------
     AzureError
         A local directory without a readable model.json, or neither a directory nor a job.
     """
-    tags = {"model_framework": "ScikitLearn", "model_framework_version": sklearn_version, **dict(spec.tags)}
-    properties = {"resource_cpu": str(spec.cpu), "resource_memory_in_gb": str(spec.memory_in_gb),
-                  **dict(spec.properties)}
     if spec.local_dir is not None:
         sidecar = read_sidecar(spec.local_dir)
-        tags.update(model_framework_version=sidecar.get("sklearn_version"),
-                    **{name: str(value) for name, value in (sidecar.get("metrics") or {}).items()})
-        properties.update(sha256=sidecar.get("sha256"), input_sample=json.dumps(sidecar.get("input_sample", [])[:1]),
-                          data_fingerprint=str(sidecar.get("data_fingerprint")))
-        path = str(Path(spec.local_dir).resolve())
-        description = spec.description or f"{sidecar.get('estimator')} registered from a local model directory"
+        path, origin = str(Path(spec.local_dir).resolve()), "registered from a local model directory"
     elif job_name:
-        path, description = job_output_path(job_name), spec.description or f"trained by job {job_name}"
-        properties["job"] = job_name
+        path, origin = job_output_path(job_name), f"trained by job {job_name}"
     else:
         raise AzureError("A model registration needs a local model directory or a finished job.")
-    return _entities().Model(name=spec.name, path=path, type="custom_model", description=description,
+    sidecar = sidecar or {}
+    tags = {"model_framework": "ScikitLearn", "model_framework_version": sidecar.get("sklearn_version"),
+            **{name: str(value) for name, value in (sidecar.get("metrics") or {}).items()}, **dict(spec.tags)}
+    properties = {"resource_cpu": str(spec.cpu), "resource_memory_in_gb": str(spec.memory_in_gb),
+                  "sha256": sidecar.get("sha256"), "input_sample": json.dumps(sidecar.get("input_sample", [])[:1]),
+                  "data_fingerprint": sidecar.get("data_fingerprint"), "job": job_name, **dict(spec.properties)}
+    return _entities().Model(name=spec.name, path=path, type="custom_model",
+                             description=spec.description or f"{sidecar.get('estimator')} {origin}",
                              tags={k: v for k, v in tags.items() if v is not None},
                              properties={k: v for k, v in properties.items() if v is not None})
 

@@ -3,8 +3,9 @@
 Mounted as the only adapter of the ``requests.Session`` behind the ``MLClient`` transport (and, for the blob clients
 azure-ai-ml builds without that transport, in place of ``HTTPAdapter.send``). It answers like the service would for
 what the v2 backend calls: a PUT stores the body and returns it with ``id``, ``name`` and ``provisioningState:
-Succeeded``; a GET returns what is stored or 404; a code-asset hash lookup finds an existing asset (so the job
-snapshot is not uploaded); the default datastore and its key are canned; blob PUTs are kept by URL.
+Succeeded`` (a job also "writes" ``job_outputs`` to its artifact blobs); a GET returns what is stored or 404; a
+code-asset hash lookup finds an existing asset (so the job snapshot is not uploaded); the datastores, their key, the
+workspace and its discovery document are canned; blobs are kept by path and listed.
 """
 
 import io
@@ -12,7 +13,9 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
+from xml.sax.saxutils import escape
 
 import requests
 import urllib3
@@ -64,6 +67,7 @@ class FakeAzure(BaseAdapter):
 
     def __init__(self):
         super().__init__()
+        self.job_outputs: Path | None = None  # the folder every job "writes" to its outputs/ when it is created
         self.requests: list[Request] = []
         self.resources: dict[str, dict] = {}
         self.blobs: dict[str, bytes] = {}
@@ -79,7 +83,13 @@ class FakeAzure(BaseAdapter):
         recorded = Request(request.method, f"{url.scheme}://{url.netloc}{path}", url.query, parsed)
         self.requests.append(recorded)
         status, payload = self._answer(recorded, body)
-        return _response(request, status, payload)
+        response = _response(request, status, payload)
+        if recorded.path.startswith(STORAGE) and status == 200:  # what blob downloads and listings read
+            response.headers.update({"Content-Type": "application/xml" if payload.startswith(b"<?xml")
+                                     else "application/octet-stream", "x-ms-blob-type": "BlockBlob",
+                                     "ETag": '"0x1"', "Last-Modified": "Wed, 02 Dec 2026 07:00:00 GMT",
+                                     "Content-Range": f"bytes 0-{max(len(payload) - 1, 0)}/{len(payload)}"})
+        return response
 
     def close(self) -> None:
         """Nothing to release."""
@@ -98,7 +108,11 @@ class FakeAzure(BaseAdapter):
             if request.method == "PUT":
                 self.blobs[key] = raw or b""
                 return 201, b""
+            if request.method == "GET" and "comp=list" in request.query:
+                return 200, _blob_listing(self.blobs, unquote(re.search(r"prefix=([^&]*)", request.query)[1]))
             return (200, self.blobs[key]) if request.method == "GET" and key in self.blobs else (404, b"")
+        if request.method == "POST" and path.endswith("/history/v1.0" + WORKSPACE_PATH + "/rundata"):
+            return 200, {"runMetadata": {"runId": request.body.get("runId"), "outputs": {}}}
         details = re.search(r"/history/v1\.0/.*/runs/([^/]+)/details$", path)
         if details:
             log = f"ExperimentRun/dcid.{details.group(1)}/user_logs/std_log.txt"
@@ -109,10 +123,9 @@ class FakeAzure(BaseAdapter):
             asset = self.store(path + "/1", {"properties": {"codeUri": CODE_URI}})
             return 200, {"value": [asset]}
         if request.method == "GET" and re.search(r"/datastores/workspace(blob|artifact)store$", path):
-            return 200, {"id": path[len(ARM):], "name": path.rsplit("/", 1)[1], "properties": {
-                "datastoreType": "AzureBlob", "accountName": "fakestore", "containerName": "azureml-blobstore",
-                "endpoint": "core.windows.net", "protocol": "https", "isDefault": True,
-                "credentials": {"credentialsType": "AccountKey"}}}
+            return 200, _datastore(path.rsplit("/", 1)[1])
+        if request.method == "GET" and path.endswith("/datastores") and "isDefault=true" in request.query:
+            return 200, {"value": [_datastore("workspaceblobstore")]}
         if request.method == "GET" and path == ARM + WORKSPACE_PATH:
             return 200, {"id": WORKSPACE_PATH, "name": WORKSPACE, "location": "westeurope", "properties": {
                 "discoveryUrl": DISCOVERY,
@@ -142,8 +155,13 @@ class FakeAzure(BaseAdapter):
         properties = resource.setdefault("properties", {})
         properties["provisioningState"] = "Succeeded"
         if "/jobs/" in path:
+            artifacts = f"ExperimentRun/dcid.{name}"
             properties.update(status="Completed", services={"Studio": {
                 "jobServiceType": "Studio", "endpoint": f"https://ml.azure.com/runs/{name}"}})
+            properties.setdefault("outputs", {})["default"] = {
+                "jobOutputType": "uri_folder", "uri": f"azureml://datastores/workspaceartifactstore/paths/{artifacts}"}
+            for file in sorted(self.job_outputs.iterdir()) if self.job_outputs else ():
+                self.blobs[f"{artifacts}/outputs/{file.name}"] = file.read_bytes()
         if "/models/" in path:
             properties.setdefault("flavors", {})
         if "/deployments/" in path:
@@ -153,6 +171,25 @@ class FakeAzure(BaseAdapter):
         resource.update(id=path[len(ARM):], name=name)
         self.resources[path] = resource
         return resource
+
+
+def _blob_listing(blobs: dict[str, bytes], prefix: str) -> bytes:
+    """The container listing (List Blobs XML) of the blobs under ``prefix``."""
+    entries = "".join(
+        f"<Blob><Name>{escape(name)}</Name><Properties><Last-Modified>Wed, 02 Dec 2026 07:00:00 GMT</Last-Modified>"
+        f"<Etag>0x1</Etag><Content-Length>{len(content)}</Content-Length><BlobType>BlockBlob</BlobType>"
+        "</Properties><Metadata /></Blob>"
+        for name, content in sorted(blobs.items()) if name.startswith(prefix))
+    return (f'<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="{STORAGE.rsplit("/", 1)[0]}/"'
+            f' ContainerName="azureml-blobstore"><Prefix>{escape(prefix)}</Prefix><Blobs>{entries}</Blobs>'
+            "<NextMarker /></EnumerationResults>").encode()
+
+
+def _datastore(name: str) -> dict:
+    return {"id": f"{WORKSPACE_PATH}/datastores/{name}", "name": name, "properties": {
+        "datastoreType": "AzureBlob", "accountName": "fakestore", "containerName": "azureml-blobstore",
+        "endpoint": "core.windows.net", "protocol": "https", "isDefault": name == "workspaceblobstore",
+        "credentials": {"credentialsType": "AccountKey"}}}
 
 
 def _response(request, status: int, payload) -> requests.Response:

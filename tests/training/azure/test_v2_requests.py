@@ -15,7 +15,7 @@ import yaml
 
 pytest.importorskip("azure.ai.ml", reason="azure-ai-ml is not installed: pip install -r requirements-azure.txt")
 
-from fake_arm import WORKSPACE_PATH  # noqa: E402
+from fake_arm import STORAGE, WORKSPACE_PATH  # noqa: E402
 
 from training.azure.backend import Connection  # noqa: E402
 from training.azure.errors import AzureError, RunFailed  # noqa: E402
@@ -94,22 +94,38 @@ def test_submit_registers_the_environment_once_then_puts_the_command_job(azure):
     assert len(fake.sent("PUT", "^/jobs/")) == 2
 
 
-def test_wait_streams_the_job_then_registers_its_whole_outputs_folder(azure, capsys):
+def test_wait_streams_the_job_then_registers_its_whole_outputs_folder(azure, capsys, iris_model_dir):
     fake, backend = azure
+    fake.job_outputs = iris_model_dir
+    sidecar = json.loads((iris_model_dir / "model.json").read_text())
     job = JobSpec(compute=ComputeSpec("cpu-cluster"))
     outcome = backend.submit_job(job, CONNECTION, wait=True, register=RegisterSpec("sklearn-iris"))
 
     assert (outcome.status, outcome.model) == ("Completed", "sklearn-iris:1")
-    assert f"GET /runs/{outcome.run_id}/details" in _calls(fake), "--wait streams the job's logs"
+    calls = _calls(fake)
+    assert f"GET /runs/{outcome.run_id}/details" in calls, "--wait streams the job's logs"
+    assert f"GET {STORAGE}/ExperimentRun/dcid.{outcome.run_id}/outputs/model.json" in calls
     (model_put,) = fake.sent("PUT", "^/models/")
     assert model_put.resource == "/models/sklearn-iris/versions/1"
     assert model_put.body == {"properties": {
-        "description": f"trained by job {outcome.run_id}",
-        "tags": {"model_framework": "ScikitLearn", "model_framework_version": "1.9.1"},
-        "properties": {"resource_cpu": "1", "resource_memory_in_gb": "0.5", "job": outcome.run_id},
+        "description": f"sklearn.svm._classes.SVC trained by job {outcome.run_id}",
+        "tags": {"model_framework": "ScikitLearn", "model_framework_version": sidecar["sklearn_version"],
+                 "Kernel type": "linear", "Penalty": "1.0", "Accuracy": str(sidecar["metrics"]["Accuracy"])},
+        "properties": {"resource_cpu": "1", "resource_memory_in_gb": "0.5", "sha256": sidecar["sha256"],
+                       "input_sample": json.dumps(sidecar["input_sample"][:1]),
+                       "data_fingerprint": sidecar["data_fingerprint"], "job": outcome.run_id},
         "isAnonymous": False, "isArchived": False, "modelType": "custom_model",
         "modelUri": f"azureml://jobs/{outcome.run_id}/outputs/artifacts/paths/outputs/"}}
     assert f"Execution Summary\n=================\nRunId: {outcome.run_id}" in capsys.readouterr().out
+
+
+def test_a_job_without_model_json_is_not_registered(azure, tmp_path):
+    fake, backend = azure
+    fake.job_outputs = tmp_path  # the job wrote nothing
+    with pytest.raises(AzureError, match=r"Job \w+ has no readable outputs/model.json; was it trained by"):
+        backend.submit_job(JobSpec(compute=ComputeSpec("cpu-cluster")), CONNECTION, wait=True,
+                           register=RegisterSpec("sklearn-iris"))
+    assert fake.sent("PUT", "^/models/") == []
 
 
 def test_sweep_job_body(azure):
@@ -135,8 +151,9 @@ def test_sweep_job_body(azure):
         "tags": {}, "inputs": {}, "outputs": {}, "jobType": "Sweep"}}
 
 
-def test_sweep_registers_the_best_trial(azure):
+def test_sweep_registers_the_best_trial(azure, iris_model_dir):
     fake, backend = azure
+    fake.job_outputs = iris_model_dir
     sweep = SweepSpec(job=JobSpec(arguments=(), compute=ComputeSpec("cpu-cluster")))
     original = fake.store
 
@@ -146,10 +163,14 @@ def test_sweep_registers_the_best_trial(azure):
         return original(path, resource)
 
     fake.store = with_best_trial
+    fake.add("/jobs/sweep_trial_7", {"properties": {"jobType": "Command", "command": "python train.py",
+                                                    "environmentId": ENV_ID, "experimentName": "train_iris"}})
     outcome = backend.submit_sweep(sweep, CONNECTION, wait=True, register=RegisterSpec("sklearn-iris"))
     assert (outcome.run_id, outcome.model) == ("sweep_trial_7", "sklearn-iris:1")
     (model_put,) = fake.sent("PUT", "^/models/")
     assert model_put.body["properties"]["modelUri"] == "azureml://jobs/sweep_trial_7/outputs/artifacts/paths/outputs/"
+    sha256 = json.loads((iris_model_dir / "model.json").read_text())["sha256"]
+    assert model_put.body["properties"]["properties"]["sha256"] == sha256
 
 
 def test_register_uploads_a_local_model_directory_with_its_facts(azure, iris_model_dir, tmp_path):
