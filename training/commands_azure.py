@@ -148,6 +148,9 @@ def _deploy(args: argparse.Namespace) -> int:
         entry_script = DEFAULT_ENTRY_SCRIPT  # v2 has no no-code path for a custom model
     if args.image and args.backend != "v2":
         raise AzureError("--image deploys a container to a managed online endpoint; add --backend v2.")
+    if args.backend == "v2" and (args.target != "aci" or args.aks_cluster):
+        raise AzureError("--target and --aks-cluster choose a v1 web service; a v2 managed online endpoint is sized "
+                         "with --instance-type and --instance-count.")
     spec = DeploySpec(model_name=name, model_version=version, service_name=args.service_name, target=args.target,
                       aks_cluster=args.aks_cluster, cpu_cores=args.cpu_cores, memory_gb=args.memory_gb,
                       entry_script=entry_script, environment=options.environment_spec(args), image=args.image,

@@ -77,7 +77,7 @@ def add_environment(parser, *, docker_option: bool = True) -> None:
     parser.add_argument("--base-image", default=DEFAULT_BASE_IMAGE,
                         help=f"v2: base image under the conda environment (default: {DEFAULT_BASE_IMAGE})")
     if docker_option:
-        parser.add_argument("--no-docker", action="store_true", help="run without Docker")
+        parser.add_argument("--no-docker", action="store_true", help="v1: run without Docker")
 
 
 def add_register(parser: argparse.ArgumentParser, *, default: str | None) -> None:
@@ -87,8 +87,9 @@ def add_register(parser: argparse.ArgumentParser, *, default: str | None) -> Non
     parser.add_argument("--no-register", dest="register", action="store_const", const=None,
                         help="do not register a model")
     parser.add_argument("--model-path", default="outputs/model.joblib",
-                        help="Azure: the run's file or folder to register (default: outputs/model.joblib, what no-code "
-                             "deployment loads; outputs also carries model.json, which deploy --entry-script needs)")
+                        help="Azure v1: the run's file or folder to register (default: outputs/model.joblib, what "
+                             "no-code deployment loads; outputs also carries model.json, which deploy --entry-script "
+                             "needs). v2 always registers the whole outputs folder")
 
 
 def environment_spec(args: argparse.Namespace) -> EnvironmentSpec:

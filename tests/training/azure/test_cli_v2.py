@@ -122,6 +122,8 @@ def test_register_azure_dry_run_of_a_local_model_directory(offline_env, iris_mod
     (("sweep", "--azure", "--backend", "v2", "--dry-run", "--parallel", "20"), "Concurrency 20 exceeds the 12 runs"),
     (("deploy", "m", "--backend", "v2", "--dry-run", "--image", "x:1", "--entry-script"),
      "either a scoring script (--entry-script) or a container image (--image)"),
+    (("deploy", "m", "--backend", "v2", "--dry-run", "--target", "aks", "--aks-cluster", "a1"),
+     "a v2 managed online endpoint is sized with --instance-type and --instance-count"),
     (("register", "nowhere", "--name", "m", "--azure", "--backend", "v2", "--dry-run"),
      "Source directory nowhere does not exist"),
 ])
