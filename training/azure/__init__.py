@@ -1,5 +1,6 @@
-"""Azure ML side of the training CLI (submit, sweep --target azure, deploy), on the optional SDK v1 extra.
+"""Azure ML side of the training CLI (submit, sweep --azure, register --azure, deploy) on the optional SDK extra.
 
-Nothing here is imported when ``python -m training`` starts: training/commands_azure.py imports these modules inside
-the commands, and only the modules that build Azure objects import ``azureml`` (through ``sdk.require_sdk``).
+Two backends behind one interface (backend.py): SDK v1 (azureml-core, v1.py) and SDK v2 (azure-ai-ml, v2.py). Neither
+SDK is imported when ``python -m training`` starts: only the modules that build Azure objects import them, inside
+functions and through ``sdk.require_sdk``.
 """
