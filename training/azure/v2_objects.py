@@ -18,7 +18,7 @@ from training.search_space import SearchSpace
 V2 = "v2"
 # The routes our container (docker/Dockerfile, the service) answers on, as a managed online deployment needs them.
 CONTAINER_ROUTES = {"liveness_route": "/health/live", "readiness_route": "/health/ready", "scoring_route": "/score"}
-# train.py flags sent as raw text: --data is an uri_file input, everything else a literal input.
+# The train.py flag whose value is a file to upload (an uri_file input); every other value is a literal input.
 DATA_FLAG = "--data"
 
 
@@ -71,6 +71,7 @@ def input_name(flag: str) -> str:
 
 
 def _literal(text: str):
+    """``"1.0"`` -> 1.0, ``"3"`` -> 3, anything else unchanged: the job's inputs keep the types train.py parses."""
     try:
         return int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
     except ValueError:
@@ -89,21 +90,18 @@ def _split_arguments(arguments: tuple[str, ...]) -> tuple[dict[str, object], lis
     return valued, switches
 
 
-def build_command_job(job: JobSpec, environment):
+def build_command_job(job: JobSpec, environment, swept: dict[str, object] | None = None):
     """A ``command()`` job (code, command, inputs, environment, compute, experiment_name) running ``job.script``.
 
     Every train.py option with a value becomes an input bound as ``${{inputs.<name>}}``; ``--data`` is a
-    ``uri_file`` input, so a local CSV is uploaded with the job.
+    ``uri_file`` input, so a local CSV is uploaded with the job. ``swept`` adds the flags a sweep sets, with the
+    default the trial inputs need.
 
     Raises
     ------
     AzureError
         ``job.script`` is not a file of ``job.source_dir``.
     """
-    return _command(job, environment)
-
-
-def _command(job: JobSpec, environment, swept: dict[str, object] | None = None):
     if not (Path(job.source_dir) / job.script).is_file():
         raise AzureError(f"Script {job.script!r} not found in the source directory {job.source_dir}.")
     ml = require_sdk("azure.ai.ml", sdk=V2)
@@ -119,6 +117,7 @@ def _command(job: JobSpec, environment, swept: dict[str, object] | None = None):
 
 
 def _data_input(ml, value: str):
+    """A local file is uploaded with the job; anything else (``azureml:``, ``https:``) is passed as a URI."""
     local = Path(value)
     return ml.Input(type="uri_file", path=str(local.resolve()) if local.is_file() else value)
 
@@ -143,7 +142,7 @@ def build_sweep_job(sweep: SweepSpec, environment):
         raise AzureError(f"Sampling {sweep.sampling!r} is not supported; expected one of random, grid.")
     if sweep.policy not in (None, "bandit"):
         raise AzureError(f"Early-termination policy {sweep.policy!r} is not supported; expected 'bandit' or none.")
-    trial = _command(sweep.job, environment, {c.flag: c.values[0] for c in sweep.space.choices})
+    trial = build_command_job(sweep.job, environment, {c.flag: c.values[0] for c in sweep.space.choices})
     sweep_module = require_sdk("azure.ai.ml.sweep", sdk=V2)
     policy = None
     if sweep.policy == "bandit":

@@ -310,3 +310,18 @@ def test_create_compute_puts_the_cluster_first(fake_azure):
     assert (scale["minNodeCount"], scale["maxNodeCount"]) == (0, 3)
     assert _calls(fake).index("PUT /computes/new-cluster") < _calls(fake).index(
         next(c for c in _calls(fake) if c.startswith("PUT /jobs/")))
+
+
+def test_a_local_csv_is_uploaded_as_a_uri_file_input(azure, iris_csv):
+    fake, backend = azure
+    job = JobSpec(arguments=("--data", str(iris_csv), "--label", "species"), compute=ComputeSpec("cpu-cluster"))
+    backend.submit_job(job, CONNECTION, wait=False, register=None)
+
+    (uploaded,) = [key for key in fake.blobs if key.endswith("/iris.csv")]
+    assert fake.blobs[uploaded] == iris_csv.read_bytes()
+    (put,) = fake.sent("PUT", "^/jobs/")
+    properties = put.body["properties"]
+    assert properties["command"] == "python train.py --data ${{inputs.data}} --label ${{inputs.label}}"
+    data = properties["inputs"]["data"]
+    assert (data["jobInputType"], data["uri"].rsplit("/paths/", 1)[1]) == ("uri_file", uploaded)
+    assert properties["inputs"]["label"] == {"value": "species", "jobInputType": "literal"}
