@@ -325,3 +325,41 @@ def test_a_local_csv_is_uploaded_as_a_uri_file_input(azure, iris_csv):
     data = properties["inputs"]["data"]
     assert (data["jobInputType"], data["uri"].rsplit("/paths/", 1)[1]) == ("uri_file", uploaded)
     assert properties["inputs"]["label"] == {"value": "species", "jobInputType": "literal"}
+
+
+@pytest.fixture
+def cli_v2(azure, cli, monkeypatch):
+    """``python -m training`` in-process, its v2 backend talking to the offline fake."""
+    fake, backend = azure
+    monkeypatch.setattr("training.azure.options.get_backend", lambda name: backend)
+    return fake, cli
+
+
+def test_cli_submit_wait_register_prints_the_outcome(cli_v2, iris_model_dir):
+    fake, cli = cli_v2
+    fake.job_outputs = iris_model_dir
+    code, out, err = cli("submit", "--backend", "v2", "--compute", "cpu-cluster", "--wait", "--register", "iris")
+    assert code == 0, err
+    (job,) = fake.sent("PUT", "^/jobs/")
+    name = job.resource.rsplit("/", 1)[1]
+    lines = out.splitlines()
+    assert f"Registered environment sklearn-iris:{ENV_VERSION}" in lines
+    assert f"Submitted {name} to experiment train_iris: https://ml.azure.com/runs/{name}" in lines
+    assert lines[-2:] == [f"Status: Completed (run {name}): https://ml.azure.com/runs/{name}",
+                          "Registered model iris:1"]
+
+
+def test_cli_deploy_prints_the_scoring_uri_and_a_curl(cli_v2):
+    fake, cli = cli_v2
+    _registered_model(fake)
+    code, out, err = cli("deploy", "sklearn-iris:3", "--backend", "v2")
+    assert code == 0, err
+    assert out.splitlines()[-5:] == [
+        "Status: Succeeded",
+        "Registered model sklearn-iris:3",
+        "Scoring URI: https://sklearn-iris.westeurope.inference.ml.azure.com/score",
+        "Sample request:",
+        "  curl -s -H 'Content-Type: application/json' -H \"Authorization: Bearer $SERVICE_KEY\" "
+        "-d '{\"data\": [[5.1, 3.5, 1.4, 0.2]]}' https://sklearn-iris.westeurope.inference.ml.azure.com/score"]
+    assert fake.sent("PUT", "/deployments/blue$")[0].body["properties"]["codeConfiguration"]["scoringScript"] == \
+        "service/score.py"
