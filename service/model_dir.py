@@ -152,8 +152,10 @@ def verify_model_file(info: ModelInfo) -> None:
     Raises
     ------
     ModelDirError
-        The model file is missing or unreadable, or its sha256 differs from model.json's (both hashes are named).
+        The model file is missing or unreadable, resolves (through a symbolic link) to a file outside the model
+        directory, or its sha256 differs from model.json's (both hashes are named).
     """
+    _refuse_escaping_link(info)
     digest = hashlib.sha256()
     try:
         with open(info.model_file, "rb") as fh:
@@ -166,6 +168,17 @@ def verify_model_file(info: ModelInfo) -> None:
         raise ModelDirError(
             f"Model file {info.model_file} has sha256 {actual}, but {SIDECAR} expects {info.sha256}; the file was "
             "changed after training. Refusing to load it: restore the original file or re-register the model."
+        )
+
+
+def _refuse_escaping_link(info: ModelInfo) -> None:
+    # model.json may only vouch for a file of its own directory; a link elsewhere would let the hash follow a file
+    # that anyone with write access to that other place can swap between the check and joblib.load.
+    directory, target = info.path.resolve(), info.model_file.resolve()
+    if not target.is_relative_to(directory):
+        raise ModelDirError(
+            f"Model file {info.model_file} is a link to {target}, outside the model directory {directory}. "
+            "Refusing to load it: copy the model file into the model directory."
         )
 
 

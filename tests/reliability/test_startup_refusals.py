@@ -1,6 +1,7 @@
 """Issue 7, start-up faults: init() raising, a missing model file, a corrupt model file, an invalid model.json, a
-sha256 mismatch, no model directory. The service must refuse to start with a non-zero exit status and one clear,
-timestamped error line naming the cause (a usage error: one ``python -m service: error:`` line, exit 2).
+sha256 mismatch, no model directory; issue 14: a model file linking outside its model directory. The service must
+refuse to start with a non-zero exit status and one clear, timestamped error line naming the cause (a usage error:
+one ``python -m service: error:`` line, exit 2).
 
 Already covered elsewhere (not repeated): tests/service/test_server.py checks a tampered model in the flat layout
 (exit 3, one "Refusing to start" line) and init() raising in a worker (exit 3, "Worker failed to boot").
@@ -37,6 +38,8 @@ REFUSALS = [
     Refusal("missing-model-file", ("model.joblib", "No such file")),
     Refusal("invalid-model-json", ("model.json", "JSON")),
     Refusal("sha256-mismatch-azure-layout", ("sha256", "model.joblib")),
+    # Issue 14: the sha256 matches, but the file lives outside the model directory.
+    Refusal("model-file-links-outside", ("model.joblib", "outside the model directory")),
     Refusal("corrupt-model-with-matching-sha256", ("model.joblib", "could not be loaded", "ModelDirError")),
     Refusal("init-raises", INIT_RAISES),
     Refusal("init-raises-with-preload", INIT_RAISES),
@@ -64,6 +67,9 @@ def _arguments(case_id: str, model_dir: Path, tmp: Path) -> tuple[list[str], dic
         (broken / "model.joblib").unlink()
     elif case_id == "invalid-model-json":
         (broken / "model.json").write_text('{"format": 1, "model_file": ')
+    elif case_id == "model-file-links-outside":
+        shutil.move(broken / "model.joblib", tmp / "model.joblib")
+        (broken / "model.joblib").symlink_to(tmp / "model.joblib")
     elif case_id == "corrupt-model-with-matching-sha256":
         (broken / "model.joblib").write_bytes(b"not a joblib pickle")
         sidecar = json.loads((broken / "model.json").read_text())

@@ -227,3 +227,22 @@ def test_describe_is_the_metadata_body(model_root):
     assert body["input_dtype"] == "float64"
     assert body["metrics"]["Kernel type"] == "linear"
     assert json.loads(json.dumps(body)) == body
+
+
+def test_a_model_file_linking_outside_the_directory_is_refused(model_root, tmp_path):
+    """Issue 14: a symlink may not carry the checked file out of the model directory (the hash would still match)."""
+    model_dir = model_root / "sklearn-iris" / "1"
+    outside = tmp_path / "elsewhere" / "model.joblib"
+    outside.parent.mkdir()
+    shutil.move(model_dir / "model.joblib", outside)
+    (model_dir / "model.joblib").symlink_to(outside)
+    with pytest.raises(ModelDirError, match=r"is a link to .*elsewhere/model\.joblib, outside the model directory"):
+        verify_model_file(read_model_info(model_dir))
+
+
+def test_a_model_file_linking_inside_the_directory_is_served(model_root):
+    model_dir = model_root / "sklearn-iris" / "1"
+    (model_dir / "blobs").mkdir()
+    shutil.move(model_dir / "model.joblib", model_dir / "blobs" / "model.joblib")
+    (model_dir / "model.joblib").symlink_to(Path("blobs") / "model.joblib")
+    verify_model_file(read_model_info(model_dir))
