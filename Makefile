@@ -43,6 +43,10 @@ test: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
+## vendor: copy model_format.py into training/job/ (the Azure ML job snapshot must carry it; a test checks the copy)
+vendor:
+	cp model_format.py training/job/model_format.py
+
 ## lint: ruff and hadolint
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
@@ -72,4 +76,4 @@ image-check: $(VENV)/.installed-dev
 clean:
 	rm -rf $(VENV) .venv-reference
 
-.PHONY: help venv run sweep test lint bench docs-screenshot image image-run image-check clean
+.PHONY: help venv run sweep test vendor lint bench docs-screenshot image image-run image-check clean

@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from flask import Flask
 
@@ -15,7 +14,7 @@ from service import routes
 from service.compat import AMLRequest
 from service.entry_script import load_entry_script
 from service.metrics import Metrics
-from service.model_dir import ModelInfo, find_model_dirs, read_model_info, verify_model_file
+from service.model_dir import ModelInfo, check_model_dir
 from service.runner import Runner
 from service.settings import Settings
 from service.swagger import SwaggerDocuments, build_documents
@@ -34,27 +33,6 @@ class Scoring:
     metrics: Metrics
     model_info: ModelInfo | None
     """The served model directory's model.json, None when there is none (or several)."""
-
-
-def check_model_dir(model_dir: Path | None, *, verify: bool = True) -> ModelInfo | None:
-    """Read (and verify the sha256 of) every model.json of ``model_dir``, in its own or the Azure layout.
-
-    Returns the ModelInfo when there is exactly one model directory, else None (custom scripts may use a model
-    directory without model.json, or several models).
-
-    Raises
-    ------
-    service.model_dir.ModelDirError
-        The directory does not exist, a model.json is invalid, or its model file is missing or does not match its
-        sha256.
-    """
-    if model_dir is None:
-        return None
-    infos = [read_model_info(path) for path in find_model_dirs(model_dir)]
-    if verify:
-        for info in infos:
-            verify_model_file(info)
-    return infos[0] if len(infos) == 1 else None
 
 
 def create_app(

@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     from service.model_dir import ModelDirError
 
     try:
-        check_model_dir(settings.model_dir)
+        check_model_dir(settings.model_dir, require_sidecar=settings.is_no_code)
     except ModelDirError as exc:
         logger.critical("Refusing to start: %s", exc)
         return EXIT_BOOT

@@ -1,9 +1,8 @@
-"""The reader side of the model directory contract (docs/model-directory.md): find, validate, verify, then load."""
+"""The reader side of the model directory (docs/model-directory.md): find it in a layout, then load it through the
+shared format module (model_format.py), which reads, validates and verifies the sha256 before anything is unpickled."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -12,16 +11,12 @@ from typing import Any
 
 import numpy as np
 
+import model_format
+from model_format import SIDECAR, ModelDirError, NotASidecar
+
+__all__ = ["ModelDirError", "ModelInfo", "NotASidecar", "check_model_dir", "describe", "find_model_dirs", "load_model",
+           "read_model_info", "resolve_model_dir", "verify_model_file"]
 log = logging.getLogger(__name__)
-
-SIDECAR = "model.json"
-SUPPORTED_FORMAT = 1
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_HASH_CHUNK = 1 << 20
-
-
-class ModelDirError(Exception):
-    """A model directory that cannot be served; the message is safe to log and print and names expected vs actual."""
 
 
 @dataclass(frozen=True)
@@ -122,26 +117,17 @@ def resolve_model_dir(root: Path) -> Path:
 
 
 def read_model_info(model_dir: Path) -> ModelInfo:
-    """Parse and validate ``model_dir/model.json`` (format 1). Never unpickles anything.
-
-    Unknown keys are ignored; the keys the service relies on are type-checked.
+    """Parse and validate ``model_dir/model.json`` (format 1, model_format.py). Never unpickles anything.
 
     Raises
     ------
+    NotASidecar
+        model.json is another library's file, not a model directory sidecar.
     ModelDirError
-        model.json is missing, not UTF-8 JSON, of an unknown format, or a required key is missing or malformed.
+        model.json is missing, of an unknown format, or a required key is missing or malformed.
     """
     model_dir = Path(model_dir)
-    path = model_dir / SIDECAR
-    try:
-        sidecar = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelDirError(f"{path} not found; a model directory needs model.joblib and {SIDECAR}.") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ModelDirError(f"{path} is not a readable UTF-8 JSON file: {exc}") from None
-    if not isinstance(sidecar, dict):
-        raise ModelDirError(f"{path} must hold a JSON object, got {type(sidecar).__name__}.")
-    _validate(sidecar, path)
+    sidecar = model_format.read_sidecar(model_dir)
     name, version = _name_and_version(sidecar, model_dir)
     return ModelInfo(path=model_dir, sidecar=sidecar, name=name, version=version)
 
@@ -155,31 +141,44 @@ def verify_model_file(info: ModelInfo) -> None:
         The model file is missing or unreadable, resolves (through a symbolic link) to a file outside the model
         directory, or its sha256 differs from model.json's (both hashes are named).
     """
-    _refuse_escaping_link(info)
-    digest = hashlib.sha256()
-    try:
-        with open(info.model_file, "rb") as fh:
-            while chunk := fh.read(_HASH_CHUNK):
-                digest.update(chunk)
-    except OSError as exc:
-        raise ModelDirError(f"Model file {info.model_file} cannot be read: {exc.strerror or exc}.") from None
-    actual = digest.hexdigest()
-    if actual != info.sha256:
-        raise ModelDirError(
-            f"Model file {info.model_file} has sha256 {actual}, but {SIDECAR} expects {info.sha256}; the file was "
-            "changed after training. Refusing to load it: restore the original file or re-register the model."
-        )
+    model_format.verify(info.path, info.sidecar)
 
 
-def _refuse_escaping_link(info: ModelInfo) -> None:
-    # model.json may only vouch for a file of its own directory; a link elsewhere would let the hash follow a file
-    # that anyone with write access to that other place can swap between the check and joblib.load.
-    directory, target = info.path.resolve(), info.model_file.resolve()
-    if not target.is_relative_to(directory):
-        raise ModelDirError(
-            f"Model file {info.model_file} is a link to {target}, outside the model directory {directory}. "
-            "Refusing to load it: copy the model file into the model directory."
-        )
+def check_model_dir(
+    model_dir: Path | None, *, verify: bool = True, require_sidecar: bool = False
+) -> ModelInfo | None:
+    """Read (and verify the sha256 of) every model.json of ``model_dir``, in its own or the Azure layout.
+
+    Returns the ModelInfo when there is exactly one model directory, else None (custom scripts may use a model
+    directory without model.json, or several models). A model.json that is another library's file counts as no
+    sidecar and is reported in one log line, by the start-up check (``verify=True``); ``verify=False`` is the
+    workers' re-read after that check and stays silent. ``require_sidecar`` (the no-code script, which serves the
+    sidecar's model) asks for exactly one sidecar of ours.
+
+    Raises
+    ------
+    ModelDirError
+        The directory does not exist, a sidecar of ours is invalid, or its model file is missing or does not match
+        its sha256; with ``require_sidecar`` also when there is not exactly one sidecar, or it is not ours.
+    """
+    if model_dir is None:
+        return None
+    if require_sidecar:
+        info = read_model_info(resolve_model_dir(model_dir))
+        if verify:
+            verify_model_file(info)
+        return info
+    infos = []
+    for path in find_model_dirs(model_dir):
+        try:
+            infos.append(read_model_info(path))
+        except NotASidecar as exc:
+            if verify:
+                log.warning("%s Serving %s as a folder without model metadata.", exc, path)
+    if verify:
+        for info in infos:
+            verify_model_file(info)
+    return infos[0] if len(infos) == 1 else None
 
 
 def load_model(model_dir: Path) -> tuple[object, ModelInfo]:
@@ -207,80 +206,7 @@ def load_model(model_dir: Path) -> tuple[object, ModelInfo]:
 
 def describe(info: ModelInfo) -> dict[str, Any]:
     """The JSON body of ``GET /model``: identity, provenance and input schema of the served model."""
-    sidecar = info.sidecar
-    return {
-        "name": info.name,
-        "version": info.version,
-        "sha256": info.sha256,
-        "estimator": sidecar.get("estimator"),
-        "task": sidecar.get("task"),
-        "sklearn_version": sidecar.get("sklearn_version"),
-        "classes": info.classes,
-        "feature_names": info.feature_names,
-        "n_features": info.n_features,
-        "input_dtype": info.input_dtype.name,
-        "input_sample": sidecar["input_sample"],
-        "has_predict_proba": info.has_predict_proba,
-        "metrics": sidecar.get("metrics", {}),
-        "run_id": sidecar.get("run_id"),
-        "created_at": sidecar.get("created_at"),
-    }
-
-
-def _validate(sidecar: dict[str, Any], path: Path) -> None:
-    fmt = sidecar.get("format")
-    if fmt != SUPPORTED_FORMAT:
-        raise ModelDirError(
-            f"{path} has format {fmt!r}, but this service reads format {SUPPORTED_FORMAT}. "
-            "Re-train the model or upgrade the service."
-        )
-
-    def bad(key: str, expected: str) -> ModelDirError:
-        got = "missing" if key not in sidecar else f"{type(sidecar[key]).__name__} {str(sidecar[key])[:40]!r}"
-        return ModelDirError(f"{path}: key {key!r} must be {expected}, got {got}.")
-
-    model_file = sidecar.get("model_file")
-    if (
-        not isinstance(model_file, str)
-        or not model_file
-        or Path(model_file).is_absolute()
-        or ".." in Path(model_file).parts
-    ):
-        raise bad("model_file", "a file name relative to the model directory")
-    if not isinstance(sidecar.get("sha256"), str) or not _HEX64.fullmatch(sidecar["sha256"]):
-        raise bad("sha256", "64 lower-case hex digits")
-    n_features = sidecar.get("n_features")
-    if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
-        raise bad("n_features", "a positive integer")
-    try:
-        dtype = np.dtype(sidecar.get("input_dtype"))
-    except TypeError:
-        raise bad("input_dtype", 'a numpy dtype name such as "float64"') from None
-    if not isinstance(sidecar.get("input_dtype"), str) or dtype.kind not in "biuf":
-        raise bad("input_dtype", 'a numeric numpy dtype name such as "float64"')
-    if not isinstance(sidecar.get("has_predict_proba"), bool):
-        raise bad("has_predict_proba", "true or false")
-    names = sidecar.get("feature_names")
-    if names is not None and (
-        not isinstance(names, list)
-        or len(names) != n_features
-        or not all(isinstance(n, str) for n in names)
-        or len(set(names)) != len(names)
-    ):
-        raise bad("feature_names", f"null or a list of {n_features} distinct strings")
-    if sidecar.get("classes") is not None and not isinstance(sidecar["classes"], list):
-        raise bad("classes", "null or a list")
-    sample = sidecar.get("input_sample")
-    if (
-        not isinstance(sample, list)
-        or not sample
-        or not all(isinstance(row, list) and len(row) == n_features for row in sample)
-    ):
-        raise bad("input_sample", f"a non-empty list of rows of {n_features} numbers")
-    try:
-        np.asarray(sample, dtype=dtype)
-    except (TypeError, ValueError, OverflowError):
-        raise bad("input_sample", f"rows of {dtype.name} values") from None
+    return model_format.describe(info.sidecar, info.name, info.version)
 
 
 def _name_and_version(sidecar: dict[str, Any], model_dir: Path) -> tuple[str | None, int | None]:

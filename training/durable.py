@@ -5,7 +5,6 @@ syncs a new version's files and directories before its SQLite COMMIT (itself syn
 so after a power loss a registered version is complete, and one whose COMMIT was not reached is absent.
 """
 
-import json
 import os
 from pathlib import Path
 
@@ -25,14 +24,3 @@ def fsync_tree(root: Path) -> None:
         for name in sorted(files):
             fsync_path(Path(directory) / name)
         fsync_path(Path(directory))
-
-
-def write_json_durably(path: Path, data: dict) -> None:
-    """Replace ``path`` with ``data`` as indented JSON: a side file is written, synced, renamed over, dir synced."""
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w") as handle:
-        handle.write(json.dumps(data, indent=2) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
-    fsync_path(path.parent)

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from training.db import connect, utc_now
-from training.durable import fsync_path, write_json_durably
+from training.durable import fsync_path
 from training.errors import InvalidArgument, InvalidModelDir, ModelNotFound, TamperedModel
-from training.model_dir import SIDECAR_FILE, check_model_dir, read_sidecar, sha256_file
+from training.model_dir import check_model_dir, read_sidecar, sha256_file, write_sidecar
 from training.staging import staged_copy
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
@@ -131,7 +131,7 @@ class Registry:
                     shutil.rmtree(target)
                 created_at = utc_now()
                 registration = {"name": name, "version": version, "registered_at": created_at}
-                write_json_durably(staging / SIDECAR_FILE, {**sidecar, "registration": registration})
+                write_sidecar(staging, {**sidecar, "registration": registration})
                 _crash_point("sidecar-written")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(staging, target)

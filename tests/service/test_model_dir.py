@@ -98,7 +98,7 @@ def test_a_plain_directory_has_no_name(tmp_path, iris_model_dir):
 def test_unknown_format_is_refused(model_root):
     model_dir = model_root / "sklearn-iris" / "1"
     _edit_sidecar(model_dir, format=2)
-    with pytest.raises(ModelDirError, match="has format 2, but this service reads format 1"):
+    with pytest.raises(ModelDirError, match="has format 2, but this version reads format 1"):
         read_model_info(model_dir)
 
 
@@ -117,7 +117,7 @@ def test_unknown_keys_are_ignored(model_root):
         ("model_file", "/etc/passwd", r"'model_file' must be a file name relative to the model directory"),
         ("n_features", 0, r"'n_features' must be a positive integer, got int '0'"),
         ("input_dtype", "object", r"'input_dtype' must be a numeric numpy dtype name"),
-        ("input_dtype", "no-such-dtype", r"'input_dtype' must be a numpy dtype name"),
+        ("input_dtype", "no-such-dtype", r"'input_dtype' must be a numeric numpy dtype name"),
         ("feature_names", ["a", "b"], r"'feature_names' must be null or a list of 4 distinct strings"),
         ("feature_names", ["a", "a", "b", "c"], r"'feature_names' must be null or a list of 4 distinct strings"),
         ("input_sample", [[1.0, 2.0]], r"'input_sample' must be a non-empty list of rows of 4 numbers"),
@@ -133,7 +133,7 @@ def test_malformed_keys_are_refused_with_expected_and_actual(model_root, key, va
 
 
 def test_missing_or_broken_sidecar(tmp_path):
-    with pytest.raises(ModelDirError, match="model.json not found"):
+    with pytest.raises(ModelDirError, match="has no model.json"):
         read_model_info(tmp_path)
     (tmp_path / "model.json").write_text('{"format": 1,')
     with pytest.raises(ModelDirError, match="is not a readable UTF-8 JSON file"):

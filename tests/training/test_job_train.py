@@ -10,16 +10,17 @@ import subprocess
 import joblib
 import numpy as np
 import pytest
-from training_helpers import IRIS_COLUMNS, PYTHON, REPO
+from training_helpers import IRIS_COLUMNS, PYTHON, REPO, find_job_python
 
+from training.azure.snapshot import compute_snapshot
 from training.model_dir import check_model_dir
 
 JOB_DIR = REPO / "training" / "job"
 METRIC_NAMES = ["Kernel type", "Penalty", "Accuracy", "Precision", "Recall", "F1", "Confusion matrix"]
 # What the Azure ML conda environment provides, plus the job's own sibling modules.
-ALLOWED_IMPORTS = {"argparse", "dataclasses", "datetime", "hashlib", "json", "math", "os", "pathlib", "platform",
-                   "sys", "azureml", "joblib", "matplotlib", "mlflow", "numpy", "pandas", "sklearn",
-                   "train_args", "train_data", "train_logging", "train_outputs"}
+ALLOWED_IMPORTS = {"__future__", "argparse", "dataclasses", "datetime", "hashlib", "json", "math", "os", "pathlib",
+                   "platform", "re", "sys", "typing", "azureml", "joblib", "matplotlib", "mlflow", "numpy", "pandas",
+                   "sklearn", "model_format", "train_args", "train_data", "train_logging", "train_outputs"}
 
 
 def train_in_process(job, tmp_path, *argv):
@@ -123,14 +124,21 @@ def test_job_imports_only_the_conda_environment_packages():
                 assert name.split(".")[0] in ALLOWED_IMPORTS, f"{source.name} imports {name}"
 
 
-def test_bare_train_py_runs_from_a_copy_of_the_job_folder(tmp_path):
-    """What an Azure ML snapshot of training/job/ does: `python train.py` with nothing of the repo importable."""
+@pytest.mark.slow
+def test_bare_train_py_runs_from_a_copy_of_the_snapshot_with_the_job_environment(tmp_path):
+    """What Azure ML does with training/job/: upload the files its snapshot selects (training/azure/snapshot.py) and run
+    `python train.py` in the job's environment (the pip pins of training/sklearn-env.yml), nothing of the repo there."""
+    job_python = find_job_python()
     snapshot = tmp_path / "snapshot"
-    shutil.copytree(JOB_DIR, snapshot, ignore=shutil.ignore_patterns("__pycache__", "outputs"))
+    for item in compute_snapshot(JOB_DIR).files:
+        (snapshot / item.path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(JOB_DIR / item.path, snapshot / item.path)
+    assert (snapshot / "model_format.py").read_bytes() == (REPO / "model_format.py").read_bytes()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SKLEARN_WORKSPACE", "AZUREML_RUN_ID")}
-    probe = subprocess.run([PYTHON, "-c", "import training"], cwd=snapshot, env=env, capture_output=True)
-    assert probe.returncode != 0, "the repository is importable, so this test would prove nothing"
-    done = subprocess.run([PYTHON, "train.py", "--kernel", "linear", "--penalty", "1.0"], cwd=snapshot, env=env,
+    for package in ("training", "service"):
+        probe = subprocess.run([job_python, "-c", f"import {package}"], cwd=snapshot, env=env, capture_output=True)
+        assert probe.returncode != 0, f"{package} is importable, so this test would prove nothing"
+    done = subprocess.run([job_python, "train.py", "--kernel", "linear", "--penalty", "1.0"], cwd=snapshot, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Accuracy of SVM classifier on test set: 0.97\n")

@@ -98,7 +98,7 @@ def test_inconsistent_or_invalid_sources_are_refused(workspace, model_dir, tmp_p
     with pytest.raises(InvalidModelDir, match="has no model.json"):
         registry.register("a", tmp_path)
     (model_dir / "model.joblib").write_bytes(b"changed")
-    with pytest.raises(InvalidModelDir, match=r"model.joblib in .* has sha256 \w{12}… but model.json records"):
+    with pytest.raises(InvalidModelDir, match=r"model.joblib has sha256 \w{64}, but model.json expects \w{64}"):
         registry.register("a", model_dir)
     assert registry.list() == [] and not (workspace / "models").exists() and not (workspace / "tmp").exists()
 

@@ -84,7 +84,7 @@ def test_runs_list_and_show(cli, workspace):
     (["runs", "show", "nope"], "No run with id 'nope'"),
     (["train", "--tag", "a=b"], "--tag applies to the registered model; add --register NAME."),
     (["train", "--register", "bad name"], "Invalid model name 'bad name'"),
-    (["register", "/nonexistent/model", "--name", "x"], "'/nonexistent/model' is not a directory"),
+    (["register", "/nonexistent/model", "--name", "x"], "Model directory /nonexistent/model does not exist"),
     (["train", "--kernel", "cubic"], "invalid choice: 'cubic'"),
     (["register", ".", "--name", "x", "--tag", "novalue"], "expected KEY=VALUE, got 'novalue'"),
     (["register", ".", "--name", "x", "--cpu", "-1"], "argument --cpu: expected a number > 0, got '-1'"),

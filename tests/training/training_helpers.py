@@ -38,3 +38,16 @@ def refused_port() -> int:
     port = probe.getsockname()[1]
     probe.close()
     return port
+
+
+def find_job_python() -> Path:
+    """The python of .venv-job (scripts/job-venv.sh: the job environment's own pip pins); skip only without an index."""
+    import subprocess
+
+    import pytest
+
+    result = subprocess.run(["bash", str(REPO / "scripts" / "job-venv.sh")], capture_output=True, text=True)
+    if result.returncode == 3:
+        pytest.skip(f"job environment venv unavailable: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    return Path(result.stdout.strip().splitlines()[-1])

@@ -1,11 +1,9 @@
 """The writer side of the model directory (docs/model-directory.md): model.joblib, model.json, confusion_matrix.png.
 
-Part of the Azure ML snapshot (training/job/): stdlib, numpy, scikit-learn, joblib and matplotlib only.
+Part of the Azure ML snapshot (training/job/): stdlib, numpy, scikit-learn, joblib and matplotlib only, plus
+model_format.py, the repository's format module that this folder carries a copy of (``make vendor``).
 """
 
-import hashlib
-import json
-import os
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,15 +12,14 @@ import joblib
 import numpy as np
 import sklearn
 
-MODEL_FILE = "model.joblib"
-SIDECAR_FILE = "model.json"
-FORMAT = 1
+from model_format import FORMAT, MODEL_FILE, sha256_file, write_sidecar
 
 
 def write_model_dir(output_dir: Path, model, X, feature_names, *, params, metrics, data_fingerprint, run_id) -> Path:
     """Write ``model.joblib`` then ``model.json`` (format 1) into ``output_dir``; return the sidecar path.
 
-    model.json is written last and renamed into place, so a directory with a model.json is complete.
+    model.json is validated, written last and renamed into place (model_format.write_sidecar), so a directory with a
+    model.json is complete and valid.
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -53,11 +50,7 @@ def write_model_dir(output_dir: Path, model, X, feature_names, *, params, metric
         "run_id": run_id,
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    sidecar_path = output_dir / SIDECAR_FILE
-    partial = output_dir / (SIDECAR_FILE + ".partial")
-    partial.write_text(json.dumps(sidecar, indent=2) + "\n")
-    os.replace(partial, sidecar_path)
-    return sidecar_path
+    return write_sidecar(output_dir, sidecar)
 
 
 def write_confusion_matrix_png(path: Path, matrix, labels, title: str) -> None:
@@ -82,11 +75,3 @@ def write_confusion_matrix_png(path: Path, matrix, labels, title: str) -> None:
                       color="white" if value > threshold else "black")
     figure.savefig(path, dpi=100)
 
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of the file at ``path``, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
