@@ -25,6 +25,8 @@ from training.azure.sdk import require_sdk
 MAX_SNAPSHOT_BYTES = 300 * 1024 * 1024
 MAX_SNAPSHOT_FILES = 2000
 _SCAN_BYTES = 1024 * 1024
+# The model directory format (docs/model-directory.md), imported by service/ and training/ alike.
+SHARED_MODULES = ("model_format.py",)
 
 _SECRET_NAMES = [
     (re.compile(r"\.env(\.(?!example$|sample$|template$|dist$)[^/]+)?$"), "environment file (.env)"),
@@ -201,7 +203,8 @@ def format_snapshot(snapshot: Snapshot) -> str:
 
 
 def stage_entry_source(entry_root: Path, entry_script: str, staging: Path) -> Path:
-    """Copy a scoring script's upload into ``staging``: its top-level folder (a package), or the script alone.
+    """Copy a scoring script's upload into ``staging``: its top-level folder (a package), or the script alone, plus
+    the repository's shared top-level modules (:data:`SHARED_MODULES`) that such a package may import.
 
     The script (e.g. this repository's service/score.py) is referred to as a FILE, never imported; ``staging``
     becomes the deployment's source directory, so only the scoring package is uploaded. Returns ``staging``.
@@ -222,4 +225,7 @@ def stage_entry_source(entry_root: Path, entry_script: str, staging: Path) -> Pa
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"), dirs_exist_ok=True)
     else:
         shutil.copy2(Path(entry_root) / relative, staging / top)
+    for name in SHARED_MODULES:
+        if (Path(entry_root) / name).is_file():
+            shutil.copy2(Path(entry_root) / name, staging / name)
     return staging

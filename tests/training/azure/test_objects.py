@@ -1,7 +1,10 @@
 """The real azureml-core / HyperDrive objects built offline for submission, sweeps, registration and deployment."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -213,7 +216,13 @@ def test_the_repository_scoring_script_can_be_staged(tmp_path):
         pytest.skip("service/score.py is not in this checkout")
     staged = stage_entry_source(REPO_ROOT, "service/score.py", tmp_path / "staged")
     assert (staged / "service" / "score.py").is_file() and (staged / "service" / "model_dir.py").is_file()
+    assert (staged / "model_format.py").read_bytes() == (REPO_ROOT / "model_format.py").read_bytes()
     assert not (staged / "training").exists()
+    # What the deployment imports resolves inside the upload alone.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    probe = subprocess.run([sys.executable, "-c", "import service.model_dir, service.conversion"], cwd=staged, env=env,
+                           capture_output=True, text=True)
+    assert probe.returncode == 0, probe.stderr
 
 
 def test_sample_request_uses_the_registered_input_sample():
