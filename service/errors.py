@@ -1,14 +1,19 @@
 """Errors the service answers with: each class carries its HTTP status; one renderer gives {"message", "request_id"}.
 
 Messages are safe to send: they never contain a traceback or echo large client input, and client text they quote
-goes through :func:`quote`, so no body holds markup a browser could run.
+goes through :func:`quote` (or :func:`cap` and :func:`escape_markup`), so no body holds markup a browser could run.
 """
 
 from __future__ import annotations
 
 _MARKUP_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 QUOTE_LIMIT = 40
-"""Client text quoted in a message is cut to this many characters."""
+"""How many characters of a client or configuration value a message may echo: the house rule for every message."""
+
+
+def cap(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, ending in ``...`` when cut, so a message never echoes large input."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def escape_markup(text: str) -> str:
@@ -22,10 +27,7 @@ def escape_markup(text: str) -> str:
 
 def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
     """Client text as an error message quotes it: ``repr``, cut to ``limit`` characters, markup escaped."""
-    quoted = repr(text)
-    if len(quoted) > limit:
-        quoted = quoted[: limit - 3] + "..."
-    return escape_markup(quoted)
+    return escape_markup(cap(repr(text), limit))
 
 
 class ServiceError(Exception):

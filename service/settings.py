@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service import __version__
+from service.errors import cap
 
 NO_CODE_ENTRY_SCRIPT = Path(__file__).resolve().parent / "score.py"
 
@@ -175,8 +176,7 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _quote(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return cap(repr(value))
 
 
 def _int(name: str, value: object, default: int, minimum: int = 1, maximum: int | None = None) -> int:

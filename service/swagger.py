@@ -12,9 +12,9 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from service.errors import NotFound, escape_markup
+from service.errors import NotFound, cap, escape_markup
 
-logger = logging.getLogger("service.swagger")
+logger = logging.getLogger("azmlinfsrv.swagger")
 
 # version -> (aliases accepted in ?version=, user override files in AML_APP_ROOT, inference-schema version name)
 _VERSIONS = {
@@ -23,7 +23,6 @@ _VERSIONS = {
     "3.1": (("3.1",), ("swagger3.1.json",), "3.1"),
 }
 _ALIASES = frozenset(alias for aliases, _, _ in _VERSIONS.values() for alias in aliases)
-_QUOTE_LIMIT = 40
 _UNDECORATED_SCHEMA = {"type": "object", "example": {}}
 _HEALTH_DESCRIPTION = "Simple health check endpoint to ensure the service is up at any given point."
 _HEALTH_OK = "If service is up and running, this response will be returned with the content 'Healthy'"
@@ -56,7 +55,7 @@ class SwaggerDocuments:
             return document
         supported = ", ".join(sorted(self.supported))
         # The reference quotes the value whole; a long one is cut so the answer never echoes large client input.
-        shown = escape_markup(version if len(version) <= _QUOTE_LIMIT else version[: _QUOTE_LIMIT - 3] + "...")
+        shown = escape_markup(cap(version))
         if version not in _ALIASES:
             raise NotFound(f"Swagger version [{shown}] is not valid. Supported versions: [{supported}].")
         raise NotFound(
