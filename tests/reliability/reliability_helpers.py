@@ -82,6 +82,7 @@ class Server:
         full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
         # A file, not a pipe: a chatty server must never block on a full pipe buffer.
         self.log = tempfile.TemporaryFile(mode="w+")
+        self._final_output: str | None = None
         argv = [sys.executable, "-m", "service", "--port", str(self.port), *args]
         self.proc = subprocess.Popen(argv, cwd=REPO, env=full_env, stdout=self.log, stderr=subprocess.STDOUT, text=True)
         self.started = time.monotonic()
@@ -93,7 +94,9 @@ class Server:
 
     @property
     def output(self) -> str:
-        """Everything the server printed so far."""
+        """Everything the server printed so far (all of it, once it has been stopped)."""
+        if self._final_output is not None:
+            return self._final_output
         self.log.seek(0)
         return self.log.read()
 
@@ -147,7 +150,10 @@ class Server:
                 for pid in [self.pid, *self.workers()]:
                     _kill(pid)
                 self.proc.wait()
-        return self.output
+        if self._final_output is None:  # keep the text, close the file (filterwarnings = error sees a leak)
+            self._final_output = self.output
+            self.log.close()
+        return self._final_output
 
     def __enter__(self) -> Server:
         return self
