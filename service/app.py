@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,9 +16,10 @@ from service.metrics import Metrics
 from service.model_dir import ModelInfo, check_model_dir
 from service.runner import Runner
 from service.settings import Settings
+from service.startup import export_environment
 from service.swagger import SwaggerDocuments, build_documents
 
-logger = logging.getLogger("service")
+logger = logging.getLogger("azmlinfsrv")
 EXTENSION = "scoring"
 
 
@@ -58,9 +58,8 @@ def create_app(
     service.errors.InitFailed
         init() raised, when it runs in this thread (the original exception is its ``__cause__``).
     """
-    # The entry-script contract: scripts read the model location from the environment.
-    if settings.model_dir is not None:
-        os.environ["AZUREML_MODEL_DIR"] = str(settings.model_dir)
+    # The entry-script contract: scripts read the model location (and the reference's other variables) from there.
+    export_environment(settings)
     for path in (settings.app_root, settings.source_dir):
         if path is not None and str(path) not in sys.path:
             sys.path.append(str(path))

@@ -19,7 +19,7 @@ from types import ModuleType
 from service import compat
 from service.errors import EntryScriptError
 
-logger = logging.getLogger("service.entry_script")
+logger = logging.getLogger("azmlinfsrv.user_script")
 
 
 class InputStyle(Enum):

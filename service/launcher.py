@@ -22,9 +22,10 @@ from gunicorn.app.base import BaseApplication
 from service import __version__
 from service.logs import NoAccessLogger, capture_prints, logging_config
 from service.settings import Settings, SettingsError
+from service.startup import export_environment, log_settings
 from service.worker import ScoringWorker
 
-logger = logging.getLogger("service")
+logger = logging.getLogger("azmlinfsrv")
 EXIT_USAGE = 2
 EXIT_BOOT = 3
 # Set from our settings; GUNICORN_CMD_ARGS may set any other gunicorn option (as with the reference).
@@ -90,20 +91,20 @@ class ScoringApplication(BaseApplication):
 
     def load(self):
         from service.app import create_app
+        from service.errors import EntryScriptError, InitFailed
+        from service.model_dir import ModelDirError
 
-        if self.cfg.preload_app:
-            from service.errors import EntryScriptError, InitFailed
-            from service.model_dir import ModelDirError
-
-            try:
-                return create_app(self.settings, verify_model=False)
-            except Exception as exc:
-                # These messages name their cause already; anything else gets its type on the line.
-                known = isinstance(exc, (EntryScriptError, InitFailed, ModelDirError))
-                cause = str(exc) if known else f"preparing the app raised {type(exc).__name__}: {exc}"
-                logger.critical("Refusing to start: %s", cause, exc_info=exc)
-                sys.exit(EXIT_BOOT)
-        return create_app(self.settings, init_in_background=True, on_init_failure=_exit_worker, verify_model=False)
+        # Without preload init() runs in the background of each worker; its failure ends the worker (_exit_worker).
+        background = {} if self.cfg.preload_app else {"init_in_background": True, "on_init_failure": _exit_worker}
+        try:
+            return create_app(self.settings, verify_model=False, **background)
+        except Exception as exc:
+            # Logged (to stdout, with the rest of the log, as the reference does), not left to gunicorn's stderr.
+            # These messages name their cause already; anything else gets its type on the line.
+            known = isinstance(exc, (EntryScriptError, InitFailed, ModelDirError))
+            cause = str(exc) if known else f"preparing the app raised {type(exc).__name__}: {exc}"
+            logger.critical("Refusing to start: %s", cause, exc_info=exc)
+            sys.exit(EXIT_BOOT)
 
 
 def _child_exit(_server, worker) -> None:
@@ -151,10 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.warning(
             "--appinsights_instrumentation_key is ignored: this service does not send to Application Insights"
         )
-    if settings.model_dir is not None:
-        os.environ["AZUREML_MODEL_DIR"] = str(settings.model_dir)
-    if not settings.is_no_code:
-        os.environ["AZUREML_ENTRY_SCRIPT"] = str(settings.entry_script)
+    export_environment(settings)
 
     from service.app import check_model_dir
     from service.model_dir import ModelDirError
@@ -191,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.worker_threads,
         ", preload" if settings.worker_preload else "",
     )
+    log_settings(settings)
     try:
         ScoringApplication(settings).run()
     except SystemExit as exc:

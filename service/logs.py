@@ -13,8 +13,8 @@ import orjson
 from gunicorn.glogging import Logger as GunicornLogger
 
 TEXT_FORMAT = "%(asctime)s %(levelname).1s [%(process)d] %(name)s - %(message)s"
-access_logger = logging.getLogger("service.access")
-print_logger = logging.getLogger("service.print")
+access_logger = logging.getLogger("azmlinfsrv")
+print_logger = logging.getLogger("azmlinfsrv.print")
 # Client-supplied text (a percent-decoded path may hold CR/LF) must never start a log line of its own.
 _ESCAPES = {
     **{code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, 0x85)},
@@ -127,7 +127,7 @@ def log_access(method: str, target: str, status: int, duration_ms: float, reques
 
 
 def capture_prints() -> None:
-    """Send print() to stdout through the ``service.print`` logger, as the reference does for entry scripts.
+    """Send print() to stdout through the ``azmlinfsrv.print`` logger, as the reference does for entry scripts.
 
     The lines then carry time, level and pid, and stay valid JSON lines with LOG_FORMAT=json. Prints to any other
     file (e.g. sys.stderr) pass through unchanged.

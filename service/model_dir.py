@@ -16,7 +16,7 @@ from model_format import SIDECAR, ModelDirError, NotASidecar
 
 __all__ = ["ModelDirError", "ModelInfo", "NotASidecar", "check_model_dir", "describe", "find_model_dirs", "load_model",
            "read_model_info", "resolve_model_dir", "verify_model_file"]
-log = logging.getLogger(__name__)
+log = logging.getLogger("azmlinfsrv.model_dir")
 
 
 @dataclass(frozen=True)

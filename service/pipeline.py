@@ -27,7 +27,7 @@ from service.errors import (
     ServiceError,
 )
 
-logger = logging.getLogger("service")
+logger = logging.getLogger("azmlinfsrv")
 ID_HEADER_LIMIT = 100
 _CHUNK_ERRORS = (InvalidChunkSize, ChunkMissingTerminator, InvalidChunkExtension)
 

@@ -18,7 +18,7 @@ from service.pipeline import current_scoring, log_request_id
 from service.responses import dumps
 from service.runner import Runner
 
-logger = logging.getLogger("service")
+logger = logging.getLogger("azmlinfsrv")
 
 
 def register(app: Flask) -> None:

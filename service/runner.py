@@ -23,7 +23,7 @@ from service.entry_script import EntryScript
 from service.errors import InitFailed, NotReady, ScoringTimeout
 from service.logs import escape_controls
 
-logger = logging.getLogger("service.runner")
+logger = logging.getLogger("azmlinfsrv.user_script")
 SPARE_THREADS = 4
 
 

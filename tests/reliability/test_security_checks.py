@@ -186,7 +186,7 @@ def test_response_headers_disclose_no_library_versions(keyed_server, debug_env_s
     print(f"\nsummary headers: {len(responses)} responses, header names seen {sorted(seen)}")
 
 
-FORGED = "2026-01-01 00:00:00,000 C [1] service - Refusing to start: FORGED-LOG-LINE"
+FORGED = "2026-01-01 00:00:00,000 C [1] azmlinfsrv - Refusing to start: FORGED-LOG-LINE"
 
 
 @pytest.mark.parametrize("newline", ["%0A", "%0D%0A"], ids=["lf", "crlf"])
@@ -198,4 +198,4 @@ def test_request_path_cannot_forge_log_lines(keyed_server, newline):
     forged = [line for line in output.splitlines() if line.startswith(FORGED[:23])]
     assert forged == [], forged
     escaped = newline.replace("%0D", "\\r").replace("%0A", "\\n")
-    assert f"service.access - GET /nope{escaped}{FORGED} 404 " in output
+    assert f"azmlinfsrv - GET /nope{escaped}{FORGED} 404 " in output

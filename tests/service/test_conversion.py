@@ -339,6 +339,24 @@ def test_pandas_records_equal_inference_schema():
     pd.testing.assert_frame_equal(ours, theirs)
 
 
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {k: {"0": v, "1": v} for k, v in _record().items()},
+        {k: {"5": v, "2": v} for k, v in _record().items()},
+        {k: {"x": v, "y": v} for k, v in _record().items()},
+        {k: [v, v, v] for k, v in _record().items()},
+        {k: {"0": str(v) if isinstance(v, float) else v} for k, v in _record().items()},
+    ],
+    ids=["columns 0 1", "columns 5 2", "named index", "lists", "numeric strings"],
+)
+def test_pandas_columns_and_lists_equal_inference_schema(columns):
+    """Azure's sample request for a pandas input is {"data": {"col": {"0": v}}}; the reference takes lists too."""
+    ours = convert(columns, FRAME)
+    theirs = PandasParameterType(FRAME_SAMPLE).deserialize_input(copy.deepcopy(columns))
+    pd.testing.assert_frame_equal(ours, theirs)
+
+
 def test_pandas_records_are_put_in_sample_column_order():
     record = dict(reversed(list(_record().items())))
     assert list(convert([record], FRAME).columns) == list(FRAME_SAMPLE.columns)
@@ -359,9 +377,22 @@ def test_pandas_records_are_put_in_sample_column_order():
         ([], r'^Input "data" has 0 records while a minimum of 1 is required'),
         (
             {"sepal_length": 5.1},
-            r"must be a JSON array of records \(objects with the columns 'sepal_length', "
-            r"'sepal_width', 'petal_count', 'flag'\), got an object with keys 'sepal_length'\.",
+            r"^Input \"data\" is missing 3 columns: 'sepal_width', 'petal_count', 'flag'; the model expects the "
+            r"columns: 'sepal_length', 'sepal_width', 'petal_count', 'flag'\.$",
         ),
+        (_record(), r"must be records .* got an object with keys .* To send one record, wrap it in a list: \[\{"),
+        ({k: {} for k in _record()}, r'^Input "data" has 0 records while a minimum of 1 is required'),
+        (
+            {k: {"0": v, "1": v} for k, v in _record().items()} | {"flag": {"0": True}},
+            r"Column 'flag' of input \"data\" is an object with keys '0', but column 'sepal_length' is an object "
+            r"with the index labels '0', '1'; every column must have the same rows\.",
+        ),
+        (
+            {k: [v, v] for k, v in _record().items()} | {"petal_count": [3]},
+            r"Column 'petal_count' of input \"data\" is an array of 1 values, but column 'sepal_length' is an array "
+            r"of 2 values; every column must have the same rows\.",
+        ),
+        ({k: {"0": v} for k, v in _record(petal_count="x").items()}, r"non-numeric value 'x' at row 0, column 2"),
         ([[5.1, 3.5, 3, True]], r"Row 0 of input \"data\" is an array of 4 values, but row 0 is a record"),
     ],
 )

@@ -26,7 +26,7 @@ def test_escape_controls(text, expected):
 
 
 def test_access_line_escapes_path_and_request_id(caplog):
-    with caplog.at_level(logging.INFO, logger="service.access"):
+    with caplog.at_level(logging.INFO, logger="azmlinfsrv"):
         log_access("GET", "/x\n2026-01-01 forged", 404, 1.5, "id\r\nforged")
     [record] = caplog.records
     assert record.getMessage() == "GET /x\\n2026-01-01 forged 404 1.500ms id\\r\\nforged"
@@ -50,7 +50,7 @@ def test_redact_query_keeps_keys_and_drops_values(target, expected):
 
 
 def test_access_line_redacts_query_values_in_both_formats(caplog):
-    with caplog.at_level(logging.INFO, logger="service.access"):
+    with caplog.at_level(logging.INFO, logger="azmlinfsrv"):
         log_access("POST", "/score?access_token=s3cr3t\n", 200, 1.0, None)
     [record] = caplog.records
     assert record.getMessage() == "POST /score?access_token=<redacted> 200 1.000ms -"

@@ -196,7 +196,7 @@ def test_reading_and_verifying_never_unpickle(model_root, tmp_path):
 
 def test_version_skew_is_logged(model_root, caplog):
     _edit_sidecar(model_root / "sklearn-iris" / "1", sklearn_version="0.0.1")
-    with caplog.at_level(logging.WARNING, logger="service.model_dir"):
+    with caplog.at_level(logging.WARNING, logger="azmlinfsrv.model_dir"):
         load_model(model_root)
     assert "trained with scikit-learn 0.0.1" in caplog.text
 

@@ -69,7 +69,7 @@ def test_one_access_line_per_request(iris_server):
     assert response.status_code == 200
     lines = [line for line in iris_server.output.splitlines() if "access-line-1" in line]
     assert len(lines) == 1
-    assert "service.access - GET /swagger.json?version=<redacted> 200 " in lines[0]  # query values never logged
+    assert "azmlinfsrv - GET /swagger.json?version=<redacted> 200 " in lines[0]  # query values never logged
 
 
 def test_health_answers_while_a_run_is_in_progress():
@@ -114,7 +114,7 @@ def _score_pids(output: str) -> set[str]:
     return {
         line.split("[", 1)[1].split("]", 1)[0]
         for line in output.splitlines()
-        if "service.access - POST /score 200" in line
+        if "azmlinfsrv - POST /score 200" in line
     }
 
 
@@ -212,7 +212,7 @@ def test_json_log_format_gives_one_json_access_object(iris_model_dir):
     assert len(entries) == 1
     entry = entries[0]
     assert (entry["logger"], entry["method"], entry["path"], entry["status"]) == (
-        "service.access",
+        "azmlinfsrv",
         "POST",
         "/score",
         200,
@@ -255,8 +255,8 @@ def test_prints_become_log_lines(log_format):
     printed = [line for line in lines if "hello from" in line]
     assert len(printed) == 2
     if log_format == "json":
-        assert [json.loads(line)["logger"] for line in printed] == ["service.print", "service.print"]
+        assert [json.loads(line)["logger"] for line in printed] == ["azmlinfsrv.print", "azmlinfsrv.print"]
         assert json.loads(printed[1])["message"] == "hello from run() x"
     else:
-        assert all(" service.print - hello from " in line for line in printed)
+        assert all(" azmlinfsrv.print - hello from " in line for line in printed)
     assert "to stderr" in lines
