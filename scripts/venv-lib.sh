@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by reference-venv.sh and kserve-venv.sh: a side venv for a package that cannot share the project's venv.
+# Sourced by reference-venv.sh, kserve-venv.sh and job-venv.sh: side venvs for packages that cannot share .venv.
 
 # make_venv VENV STAMP PIP_ARGS...: create VENV and pip install PIP_ARGS into it, unless STAMP exists (the install log
 # stays in VENV). Exits 3 when the package index cannot be reached (callers skip with that reason), 1 on other failures.

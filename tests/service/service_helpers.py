@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from venv_helpers import venv_python
 
 from service.app import create_app
 from service.settings import Settings
@@ -138,11 +139,7 @@ class ServiceProcess:
 
 def find_reference_python() -> Path:
     """The reference server's venv python (scripts/reference-venv.sh); skip visibly only when PyPI is unreachable."""
-    result = subprocess.run(["bash", str(REPO / "scripts" / "reference-venv.sh")], capture_output=True, text=True)
-    if result.returncode == 3:
-        pytest.skip(f"reference server venv unavailable: {result.stderr.strip()}")
-    assert result.returncode == 0, result.stderr
-    return Path(result.stdout.strip().splitlines()[-1])
+    return venv_python("reference-venv.sh", "reference server")
 
 
 def reference_server(reference_python: Path, *args: str, env: dict[str, str] | None = None) -> ServiceProcess:

@@ -42,12 +42,6 @@ def refused_port() -> int:
 
 def find_job_python() -> Path:
     """The python of .venv-job (scripts/job-venv.sh: the job environment's own pip pins); skip only without an index."""
-    import subprocess
+    from venv_helpers import venv_python
 
-    import pytest
-
-    result = subprocess.run(["bash", str(REPO / "scripts" / "job-venv.sh")], capture_output=True, text=True)
-    if result.returncode == 3:
-        pytest.skip(f"job environment venv unavailable: {result.stderr.strip()}")
-    assert result.returncode == 0, result.stderr
-    return Path(result.stdout.strip().splitlines()[-1])
+    return venv_python("job-venv.sh", "job environment")
