@@ -30,8 +30,10 @@ ROW = [5.1, 3.5, 1.4, 0.2]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without the Azure settings that create_app() exports in-process, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZUREML_", "AML_"))}
+    """This process's environment without the variables create_app() exports in-process (service/startup.py), plus
+    ``extra``."""
+    exported = ("AZUREML_", "AML_", "SERVER_PORT", "HEALTH_PORT", "WORKER_COUNT", "TRANSPORT_PROTOCOL", "HTTP_X_MS_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(exported)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return {**env, "PYTHONUNBUFFERED": "1", **extra}
 
