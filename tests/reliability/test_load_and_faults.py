@@ -46,7 +46,7 @@ def _seconds_until_a_new_worker_serves(server: Server, old_workers: list[int], s
         if not new_pids:
             new_pids = set(server.workers()) - set(old_workers)
         text, offset = server.output_from(offset)
-        served = {int(pid) for pid in re.findall(r"\[(\d+)\] service\.access - POST /score 200", text)}
+        served = {int(pid) for pid in re.findall(r"\[(\d+)\] azmlinfsrv - POST /score 200", text)}
         if served & new_pids:
             return time.monotonic() - since
         time.sleep(0.05)
