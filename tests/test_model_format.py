@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import model_format
@@ -151,6 +151,10 @@ def _outcome(action, error_type) -> str | None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(changes=_CHANGES, fault=_FILE_FAULTS)
+@example(changes={}, fault=None).via("the job's own directory: accepted by both")
+@example(changes={"model_file": "sub/model.joblib"}, fault="move to sub/").via("a model file in a sub-folder")
+@example(changes={}, fault="link outside").via("issue 14: refused by both for the same reason")
+@example(changes={"model_file": _DROP, "sha256": _DROP}, fault=None).via("no longer our sidecar")
 def test_the_registry_accepts_what_the_service_serves_and_refuses_for_the_same_reason(
     property_space, iris_model_dir, changes, fault
 ):
@@ -162,3 +166,5 @@ def test_the_registry_accepts_what_the_service_serves_and_refuses_for_the_same_r
     assert refused_by_registry == refused_by_service
     if records:
         load_model(records[0].path)  # the registry's own copy is served too
+    if not changes and fault in (None, "link inside"):
+        assert records, refused_by_registry
