@@ -29,7 +29,9 @@ def test_page_and_assets_are_served_by_the_service(keyed):
     html = page.get_data(as_text=True)
     assert not re.search(r"""(src|href)=["']https?:""", html)  # nothing from another origin: works offline
     for asset in re.findall(r"""(?:src|href)=["'](/docs/[^"']+)""", html):
-        assert keyed.get(asset).status_code == 200, asset
+        asset_response = keyed.get(asset)
+        asset_response.close()  # a static asset is streamed from an open file; unclosed it warns (an error here)
+        assert asset_response.status_code == 200, asset
     assert keyed.get("/docs").status_code == 308
 
 
