@@ -20,12 +20,13 @@ logger = logging.getLogger("azmlinfsrv")
 def export_environment(settings: Settings, environ: MutableMapping[str, str] | None = None) -> None:
     """Set the variables the reference exports to user code (in ``os.environ`` unless ``environ`` is given).
 
-    ``AML_APP_ROOT`` keeps a value already set, as the reference's ``setdefault`` does; the others are overwritten
-    with the effective settings. ``AZUREML_ENTRY_SCRIPT`` is left alone for the no-code script (the reference has
-    none), and ``AZUREML_MODEL_DIR`` / ``AML_CORS_ORIGINS`` are set only when configured.
+    Every value is the one in effect: ``AML_APP_ROOT`` is the settings' app root (the variable's value when it was
+    set, as the reference's ``setdefault`` keeps it, else the working directory). ``AZUREML_ENTRY_SCRIPT`` is left
+    alone for the no-code script (the reference has none), and ``AZUREML_MODEL_DIR`` / ``AML_CORS_ORIGINS`` are set
+    only when configured.
     """
     env = os.environ if environ is None else environ
-    env.setdefault("AML_APP_ROOT", str(settings.app_root))
+    env["AML_APP_ROOT"] = str(settings.app_root)
     if not settings.is_no_code:
         env["AZUREML_ENTRY_SCRIPT"] = str(settings.entry_script)
     if settings.model_dir is not None:

@@ -8,12 +8,12 @@ from service.settings import Settings
 from service.startup import export_environment, settings_lines
 
 
-def test_the_references_variables_are_exported_and_an_app_root_already_set_is_kept(iris_model_dir):
+def test_the_references_variables_are_exported_with_the_values_in_effect(iris_model_dir):
     settings = make_settings("query_echo.py", iris_model_dir, AML_CORS_ORIGINS="http://a.example")
-    environ = {"AML_APP_ROOT": "/somewhere/else"}
+    environ = {"AML_APP_ROOT": "/a/stale/value"}
     export_environment(settings, environ)
     assert environ == {
-        "AML_APP_ROOT": "/somewhere/else",
+        "AML_APP_ROOT": str(SCRIPTS),
         "AZUREML_ENTRY_SCRIPT": str(SCRIPTS / "query_echo.py"),
         "AZUREML_MODEL_DIR": str(iris_model_dir),
         "SERVER_PORT": "5001",
