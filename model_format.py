@@ -100,8 +100,8 @@ def read_sidecar(directory: Path) -> dict[str, Any]:
     NotASidecar
         model.json is not UTF-8 JSON, not an object, or has none of the keys that make it ours (:data:`SIGNATURE`).
     ModelDirError
-        ``directory`` is not a directory or has no model.json; the sidecar is ours but of another format, or a key
-        is missing or malformed.
+        ``directory`` is not a directory, has no model.json or cannot read it; the sidecar is ours but of another
+        format, or a key is missing or malformed.
     """
     directory = Path(directory)
     path = directory / SIDECAR
@@ -109,11 +109,15 @@ def read_sidecar(directory: Path) -> dict[str, Any]:
         raise ModelDirError(f"Model directory {directory} does not exist or is not a directory; expected a directory "
                             f"holding {MODEL_FILE} and {SIDECAR} (docs/model-directory.md).")
     try:
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ModelDirError(f"{directory} has no {SIDECAR}; expected a model directory written by the training job "
                             f"({MODEL_FILE} + {SIDECAR}, docs/model-directory.md).") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # unreadable: whose it is cannot be told, so it is not waved through as a foreign file
+        raise ModelDirError(f"{path} cannot be read: {exc.strerror or exc}.") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise NotASidecar(f"{path} is not a readable UTF-8 JSON file: {exc}") from None
     try:
         sidecar = json.loads(text)

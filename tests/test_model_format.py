@@ -63,6 +63,13 @@ def test_another_librarys_model_json_is_not_a_sidecar(tmp_path, content, reason)
         model_format.read_sidecar(tmp_path)
 
 
+def test_an_unreadable_model_json_is_not_waved_through_as_a_foreign_file(tmp_path):
+    (tmp_path / "model.json").mkdir()  # reading fails (IsADirectoryError), whoever runs the test
+    with pytest.raises(ModelDirError, match=r"model\.json cannot be read: Is a directory\.") as excinfo:
+        model_format.read_sidecar(tmp_path)
+    assert not isinstance(excinfo.value, model_format.NotASidecar)
+
+
 def test_a_broken_sidecar_of_ours_is_not_mistaken_for_a_foreign_file(tmp_path):
     (tmp_path / "model.json").write_text(json.dumps({"format": 1, "model_file": "model.joblib"}))
     with pytest.raises(ModelDirError) as excinfo:
