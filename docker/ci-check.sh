@@ -143,7 +143,7 @@ echo "PASS SIGTERM: exit code 0 after $((SECONDS - stop_start)) s (limit ${STOP_
 ctx=$work/context
 mkdir -p "$ctx/models/sklearn-iris" "$ctx/docker"
 # The same files .dockerignore lets into the repository's context, plus the model under models/.
-cp -R "$root/service" "$root/requirements-service.txt" "$root/.dockerignore" "$ctx/"
+cp -R "$root/service" "$root/model_format.py" "$root/requirements-service.txt" "$root/.dockerignore" "$ctx/"
 cp "$root/docker/healthcheck.py" "$ctx/docker/"
 cp -R "$model_dir" "$ctx/models/sklearn-iris/1"
 if timeout 600 podman build --pull=never --format docker -f "$root/docker/Dockerfile" -t "$BAKED_IMAGE-bad" \
