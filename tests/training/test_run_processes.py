@@ -3,6 +3,7 @@ beside it stays ``running``, a reused pid is not taken for the recorded process,
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -106,6 +107,45 @@ def test_a_reused_pid_is_not_taken_for_the_recorded_process(workspace):
     elsewhere = history.start("e", process=ProcessIdentity(me.pid, me.host + "-other", "x/1")).run_id
     statuses = {run.run_id: run.status for run in history.list()}
     assert statuses == {alive: "running", reused: "killed", after_reboot: "killed", elsewhere: "running"}
+
+
+HIDEPID = 'mount -t proc -o hidepid=1 proc /proc && exec setpriv --regid=65534 --clear-groups --bounding-set=-all ' \
+          '--inh-caps=-all "$@"'
+
+
+def _under_hidepid(*argv: str) -> subprocess.CompletedProcess:
+    """Run ``argv`` where /proc is mounted ``hidepid=1`` (a private mount namespace), as root without capabilities
+    or the root group: other users' /proc/<pid> entries answer EPERM to it, as they do to an ordinary user."""
+    return subprocess.run(["unshare", "--mount", "sh", "-c", HIDEPID, "hidepid", *argv], capture_output=True,
+                          text=True, timeout=120, env=subprocess_env(SKLEARN_WORKSPACE=os.environ["SKLEARN_WORKSPACE"]))
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("setpriv")),
+                    reason="needs root, unshare and setpriv to mount a hidepid /proc")
+def test_a_run_whose_proc_entry_cannot_be_read_is_not_taken_for_killed(workspace):
+    history = RunHistory(workspace)
+    host = ProcessIdentity.current().host
+    dead = subprocess.Popen([PYTHON, "-c", "pass"])
+    dead_token = start_token(dead.pid)
+    dead.wait()
+    other_user = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sleep", "120"])
+    try:
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{other_user.pid}/status").read_text().count("65534") < 2:  # setpriv exec'd sleep
+            assert time.monotonic() < deadline, "setpriv did not switch to uid 65534"
+            time.sleep(0.01)
+        alive = history.start("e", process=ProcessIdentity(other_user.pid, host, start_token(other_user.pid))).run_id
+        gone = history.start("e", process=ProcessIdentity(dead.pid, host, dead_token or "gone/1")).run_id
+        probe = _under_hidepid("cat", f"/proc/{other_user.pid}/stat")
+        if "Operation not permitted" not in probe.stderr:
+            pytest.skip(f"could not mount a hidepid /proc here: {probe.stderr.strip() or probe.stdout[:80]}")
+        listed = _under_hidepid(PYTHON, "-m", "training", "runs", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        statuses = {run["run_id"]: run["status"] for run in json.loads(listed.stdout)}
+        assert statuses == {alive: "running", gone: "killed"}
+    finally:
+        other_user.kill()
+        other_user.wait()
 
 
 def test_a_run_finished_normally_is_never_marked_killed(workspace):
