@@ -24,7 +24,11 @@ class ProcessIdentity:
     @classmethod
     def current(cls) -> "ProcessIdentity":
         """This process."""
-        return cls(os.getpid(), socket.gethostname(), start_token(os.getpid()))
+        try:
+            started = start_token(os.getpid())
+        except OSError:  # /proc unreadable: the pid alone is recorded, and checked
+            started = None
+        return cls(os.getpid(), socket.gethostname(), started)
 
     def is_gone(self) -> bool:
         """True when this process has certainly ended (a zombie counts as ended); False while it may still run.
@@ -35,7 +39,10 @@ class ProcessIdentity:
         if self.host != socket.gethostname():
             return False
         if self.started is not None:
-            return start_token(self.pid) != self.started
+            try:
+                return start_token(self.pid) != self.started
+            except OSError:  # /proc will not say (hidepid, ...): fall back to what the pid says
+                pass
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
@@ -46,13 +53,16 @@ class ProcessIdentity:
 
 
 def start_token(pid: int) -> str | None:
-    """``<boot id>/<start time in ticks>`` of the live process ``pid``; None if it does not exist, is a zombie, or
-    this system has no /proc."""
+    """``<boot id>/<start time in ticks>`` of the live process ``pid``; None if it does not exist or is a zombie.
+
+    Raises ``OSError`` when /proc cannot tell: ``PermissionError`` for another user's process under ``hidepid``, for
+    one. Only "no such entry" means the process is gone; a process that exists but cannot be read may be alive.
+    """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        boot_id = _BOOT_ID.read_text().strip()
-    except OSError:
+    except (FileNotFoundError, ProcessLookupError):  # ESRCH: it ended while being read
         return None
+    boot_id = _BOOT_ID.read_text().strip()
     # The command name may hold spaces and parentheses: the fields after the last ")" are fixed (state is first).
     fields = stat.rsplit(")", 1)[1].split()
     if fields[0] in ("Z", "X"):

@@ -11,7 +11,6 @@ import math
 import os
 import re
 import shutil
-import signal
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,13 +18,9 @@ from training.db import connect, utc_now
 from training.durable import fsync_path
 from training.errors import InvalidArgument, InvalidModelDir, ModelNotFound, TamperedModel
 from training.model_dir import check_model_dir, read_sidecar, sha256_file, write_sidecar
-from training.staging import staged_copy
+from training.staging import crash_point, staged_copy
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
-# A registration step name (see CRASH_POINTS) at which the process SIGKILLs itself. Only tests set it, to check that a
-# registration dying at each step leaves a version complete or absent; unset (the default) it costs nothing.
-CRASH_AT_ENV = "SKLEARN_REGISTRY_CRASH_AT"
-CRASH_POINTS = ("copied", "sidecar-written", "renamed", "committed")
 
 
 @dataclass(frozen=True)
@@ -79,7 +74,7 @@ class Registry:
         with staged_copy(Path(path), self.workspace / "tmp") as staging:
             if sha256_file(staging / sidecar["model_file"]) != sidecar["sha256"]:
                 raise InvalidModelDir(f"'{path}' changed while it was being registered; register it again.")
-            _crash_point("copied")
+            crash_point("copied")
             return self._commit(name, staging, sidecar, tags, properties, description, model_framework,
                                 model_framework_version or sidecar.get("sklearn_version"), resources,
                                 run_id if run_id is not None else sidecar.get("run_id"))
@@ -132,13 +127,13 @@ class Registry:
                 created_at = utc_now()
                 registration = {"name": name, "version": version, "registered_at": created_at}
                 write_sidecar(staging, {**sidecar, "registration": registration})
-                _crash_point("sidecar-written")
+                crash_point("sidecar-written")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(staging, target)
                 # The new entry, and the directories mkdir may have made, reach the disk before the row can.
                 for directory in (target.parent, target.parent.parent, self.workspace, staging.parent):
                     fsync_path(directory)
-                _crash_point("renamed")
+                crash_point("renamed")
                 db.execute(
                     "INSERT INTO models (name, version, path, sha256, run_id, tags, properties, description,"
                     " model_framework, model_framework_version, resource_configuration, created_at)"
@@ -150,7 +145,7 @@ class Registry:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            _crash_point("committed")
+            crash_point("committed")
             return self._record(db.execute("SELECT * FROM models WHERE name = ? AND version = ?",
                                            (name, version)).fetchone())
 
@@ -190,11 +185,6 @@ class Registry:
         known = f"Registered models are: {', '.join(names)}." if names else "The registry is empty."
         return (f"No model named '{name}' in the registry at {self.workspace}. {known} Train and register one with "
                 f"`python -m training train --register {name}`.")
-
-
-def _crash_point(name: str) -> None:
-    if os.environ.get(CRASH_AT_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _matches(values: dict, wanted: dict | None) -> bool:

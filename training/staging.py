@@ -7,7 +7,7 @@ removes it, so a killed registration leaves nothing behind.
 import fcntl
 import os
 import shutil
-import time
+import signal
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +15,11 @@ from pathlib import Path
 
 from training.durable import fsync_tree
 
-# Seconds to sleep after copying each file. Only tests set it, to kill a registration deterministically while its
-# copy is in progress; unset (the default) it costs nothing.
-COPY_PAUSE_ENV = "SKLEARN_REGISTRY_COPY_PAUSE_S"
+# The one test seam of registration: the name of the step (see CRASH_POINTS) at which the registering process
+# SIGKILLs itself. Only tests set it, to check that a registration dying at each step leaves its version complete or
+# absent; unset (the default) it costs an environment lookup per step.
+CRASH_AT_ENV = "SKLEARN_REGISTRY_CRASH_AT"
+CRASH_POINTS = ("file-copied", "copied", "sidecar-written", "renamed", "committed")
 
 
 @contextmanager
@@ -55,9 +57,14 @@ def remove_abandoned(tmp_root: Path) -> None:
             lock_path.unlink(missing_ok=True)
 
 
+def crash_point(step: str) -> None:
+    """SIGKILL this process when ``CRASH_AT_ENV`` names ``step`` (one of CRASH_POINTS)."""
+    if os.environ.get(CRASH_AT_ENV) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _copy_tree(source: Path, target: Path) -> None:
-    # File by file in sorted order (not shutil.copytree) so the test hook pauses at a known point.
-    pause = float(os.environ.get(COPY_PAUSE_ENV) or 0)
+    # File by file in sorted order (not shutil.copytree) so "file-copied" stops the copy after a known file.
     target.mkdir()
     for directory, subdirs, files in os.walk(source):
         subdirs.sort()
@@ -65,5 +72,4 @@ def _copy_tree(source: Path, target: Path) -> None:
         (target / relative).mkdir(exist_ok=True)
         for file_name in sorted(files):
             shutil.copy2(Path(directory) / file_name, target / relative / file_name)
-            if pause:
-                time.sleep(pause)
+            crash_point("file-copied")

@@ -49,6 +49,15 @@ def test_utf16_json_body_is_accepted_like_the_reference(iris):
     assert post(iris, json.dumps({"data": [ROW]}).encode("utf-16")).get_json() == [0]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_and_32_bodies_whose_code_units_hold_quote_and_bracket_bytes_are_valid(iris, encoding):
+    # U+2200 is the bytes 00 22 ('"') and U+5B5B the bytes 5B 5B ('[['): an invalid-JSON body here is not too deep.
+    note = "\u2200" + "\u5b5b" * 1100
+    body = json.dumps({"data": [ROW], "note": note}, ensure_ascii=False).encode(encoding)
+    assert post(iris, body).get_json() == [0]
+    assert_error(post(iris, body[:-4]), 400, "POST body could not be decoded as JSON")
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -14,7 +14,8 @@ from training_helpers import PYTHON, subprocess_env
 
 from training.db import connect
 from training.errors import ModelNotFound
-from training.registry import CRASH_AT_ENV, CRASH_POINTS, Registry
+from training.registry import Registry
+from training.staging import CRASH_AT_ENV, CRASH_POINTS
 
 pytestmark = pytest.mark.slow
 REGISTER = "import sys; from training.registry import Registry; Registry(sys.argv[1]).register('m', sys.argv[2])"

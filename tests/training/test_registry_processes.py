@@ -10,7 +10,7 @@ import pytest
 from training_helpers import PYTHON, subprocess_env
 
 from training.registry import Registry
-from training.staging import COPY_PAUSE_ENV
+from training.staging import CRASH_AT_ENV
 
 REGISTER_LOOP = textwrap.dedent("""
     import sys, time
@@ -66,17 +66,11 @@ def test_two_processes_registering_20_each_get_40_distinct_versions(workspace, i
 def test_registration_killed_mid_copy_leaves_nothing(workspace, iris_model_dir, tmp_path):
     source = shutil.copytree(iris_model_dir, tmp_path / "big-model")
     (source / "a-large-file.bin").write_bytes(b"\1" * (8 << 20))  # copied first: files go in sorted order
-    worker = subprocess.Popen([PYTHON, "-c", REGISTER_ONCE, str(workspace), str(source)],
-                              env=subprocess_env(**{COPY_PAUSE_ENV: "120"}))
-    try:
-        staged = lambda: list((workspace / "tmp").glob("reg-*/a-large-file.bin"))  # noqa: E731
-        _wait_for(lambda: staged() and staged()[0].stat().st_size == 8 << 20, "the first file to be copied")
-        worker.send_signal(signal.SIGKILL)
-        assert worker.wait(timeout=60) == -signal.SIGKILL
-    finally:
-        worker.kill()
-        worker.wait()
+    worker = subprocess.run([PYTHON, "-c", REGISTER_ONCE, str(workspace), str(source)], timeout=120,
+                            env=subprocess_env(**{CRASH_AT_ENV: "file-copied"}))
+    assert worker.returncode == -signal.SIGKILL
     [staging] = [p for p in (workspace / "tmp").iterdir() if p.is_dir()]
+    assert (staging / "a-large-file.bin").stat().st_size == 8 << 20
     assert not (staging / "model.json").exists()  # it really died mid-copy
     registry = Registry(workspace)
     assert registry.list() == []

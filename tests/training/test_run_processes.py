@@ -3,9 +3,11 @@ beside it stays ``running``, a reused pid is not taken for the recorded process,
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,13 +110,100 @@ def test_a_reused_pid_is_not_taken_for_the_recorded_process(workspace):
     assert statuses == {alive: "running", reused: "killed", after_reboot: "killed", elsewhere: "running"}
 
 
-def test_a_run_finished_normally_is_never_marked_killed(workspace):
-    child = subprocess.Popen([PYTHON, "-c", "pass"])
-    child.wait()
+HIDEPID = 'mount -t proc -o hidepid=1 proc /proc && exec setpriv --regid=65534 --clear-groups --bounding-set=-all ' \
+          '--inh-caps=-all "$@"'
+
+
+def _under_hidepid(*argv: str) -> subprocess.CompletedProcess:
+    """Run ``argv`` where /proc is mounted ``hidepid=1`` (a private mount namespace), as root without capabilities
+    or the root group: other users' /proc/<pid> entries answer EPERM to it, as they do to an ordinary user."""
+    return subprocess.run(["unshare", "--mount", "sh", "-c", HIDEPID, "hidepid", *argv], capture_output=True,
+                          text=True, timeout=120, env=subprocess_env(SKLEARN_WORKSPACE=os.environ["SKLEARN_WORKSPACE"]))
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("setpriv")),
+                    reason="needs root, unshare and setpriv to mount a hidepid /proc")
+def test_a_run_whose_proc_entry_cannot_be_read_is_not_taken_for_killed(workspace):
     history = RunHistory(workspace)
-    run_id = history.start("e", process=ProcessIdentity(child.pid, ProcessIdentity.current().host, "gone/1")).run_id
-    history.finish(run_id, "completed")
-    assert history.get(run_id).status == "completed" and history.get(run_id).error is None
+    host = ProcessIdentity.current().host
+    dead = subprocess.Popen([PYTHON, "-c", "pass"])
+    dead_token = start_token(dead.pid)
+    dead.wait()
+    other_user = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sleep", "120"])
+    try:
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{other_user.pid}/status").read_text().count("65534") < 2:  # setpriv exec'd sleep
+            assert time.monotonic() < deadline, "setpriv did not switch to uid 65534"
+            time.sleep(0.01)
+        alive = history.start("e", process=ProcessIdentity(other_user.pid, host, start_token(other_user.pid))).run_id
+        gone = history.start("e", process=ProcessIdentity(dead.pid, host, dead_token or "gone/1")).run_id
+        probe = _under_hidepid("cat", f"/proc/{other_user.pid}/stat")
+        if "Operation not permitted" not in probe.stderr:
+            pytest.skip(f"could not mount a hidepid /proc here: {probe.stderr.strip() or probe.stdout[:80]}")
+        listed = _under_hidepid(PYTHON, "-m", "training", "runs", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        statuses = {run["run_id"]: run["status"] for run in json.loads(listed.stdout)}
+        assert statuses == {alive: "running", gone: "killed"}
+    finally:
+        other_user.kill()
+        other_user.wait()
+
+
+FINISH_ON_CUE = """
+import sys
+from training.run_history import RunHistory
+history = RunHistory(sys.argv[1])
+run_id = history.start("e").run_id
+print(run_id, flush=True)
+sys.stdin.readline()
+history.finish(run_id, "completed")
+"""
+
+
+@contextmanager
+def _run_of_a_child(workspace: Path):
+    """Yield the id of a run a child process recorded; on leaving, the child finishes the run and exits."""
+    with subprocess.Popen([PYTHON, "-c", FINISH_ON_CUE, str(workspace)], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True, env=subprocess_env()) as child:
+        try:
+            run_id = child.stdout.readline().strip()
+            assert run_id, "the child recorded no run"
+            yield run_id
+            child.stdin.write("finish\n")
+            child.stdin.close()
+            assert child.wait(timeout=120) == 0
+        finally:
+            child.kill()
+
+
+def test_a_run_its_process_finished_before_exiting_is_listed_as_finished(workspace):
+    with _run_of_a_child(workspace) as run_id:
+        assert RunHistory(workspace).get(run_id).status == "running"
+    history = RunHistory(workspace)
+    assert [(run.run_id, run.status, run.error) for run in history.list()] == [(run_id, "completed", None)]
+    assert history.get(run_id).status == "completed"
+
+
+def test_a_finish_racing_a_listing_is_never_turned_into_killed(workspace, monkeypatch):
+    """The listing reads the run as running; its process then finishes it and exits; only then does the listing
+    check the process (gone) and write, so its UPDATE must apply to runs still running only."""
+    listing_read, process_exited = threading.Event(), threading.Event()
+    real_is_gone = ProcessIdentity.is_gone
+
+    def is_gone_once_the_process_exited(process):
+        listing_read.set()
+        assert process_exited.wait(timeout=120)
+        return real_is_gone(process)
+
+    monkeypatch.setattr(ProcessIdentity, "is_gone", is_gone_once_the_process_exited)
+    listings = []
+    reader = threading.Thread(target=lambda: listings.append(RunHistory(workspace).list()))
+    with _run_of_a_child(workspace) as run_id:
+        reader.start()
+        assert listing_read.wait(timeout=120), "the listing never checked the running run"
+    process_exited.set()
+    reader.join(timeout=120)
+    assert [(run.run_id, run.status, run.error) for run in listings[0]] == [(run_id, "completed", None)]
 
 
 def test_start_token_tells_a_zombie_from_a_live_process():
