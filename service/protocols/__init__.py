@@ -27,6 +27,6 @@ def register(app: Flask) -> None:
         v2.blueprint(model),
         kserve_v1.blueprint(model),
         mlflow.blueprint(model),
-        *docs.blueprints(model, scoring.swagger.get("3"), scoring.settings.service_name),
+        docs.blueprint(model, scoring.swagger.get("3"), scoring.settings.service_name),
     ):
         app.register_blueprint(blueprint)

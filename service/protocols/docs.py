@@ -3,31 +3,90 @@
 The document starts from /swagger.json?version=3 (byte-identical to the reference's, and kept so) and adds what the
 reference's leaves out: the method choice, an HTTP bearer scheme (the Authorize button takes the bare key), and the
 V2, KServe V1 and MLflow routes, each with the model's input_sample as its example, so "Try it out" -> "Execute"
-scores it. The page and its document are not behind the key: a browser cannot send one before Authorize.
+scores it.
+
+With SCORING_API_KEY set, that document is behind the key like /swagger.json and /model: it holds the model's name,
+version, feature names and input_sample rows. The page itself stays open (a browser cannot send a key before
+Authorize), so the document route answers a request without the key with an outline (the bearer scheme and the open
+health routes, nothing of the model), and the page fetches the full document again with the key after Authorize
+(docs.html). flask-swagger-ui's own page cannot do that: its configuration is JSON, with no place for the
+requestInterceptor and the plugin this needs, so only its bundled assets are used.
 """
 
 from __future__ import annotations
 
 import json
+from importlib import resources
+from pathlib import Path
 
-from flask import Blueprint, Response
-from flask_swagger_ui import get_swaggerui_blueprint
+import flask_swagger_ui
+from flask import Blueprint, Response, send_from_directory
 
-from service.protocols.scoring import METHODS, ServedModel
+from service.protocols.scoring import METHODS, ServedModel, presents_service_key
 from service.protocols.v2 import MATRIX_INPUT
 
 PAGE = "/docs"
-DOCUMENT = "/docs/openapi.json"
-_UI_CONFIG = {"app_name": "Try the model", "layout": "BaseLayout", "deepLinking": False, "displayRequestDuration": True}
+_ASSETS = Path(flask_swagger_ui.__file__).parent / "dist"
+_PAGE_HTML = resources.files(__package__).joinpath("docs.html").read_bytes()
+_BEARER = [{"Bearer": []}]
+_BEARER_SCHEME = {
+    "Bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The service key (SCORING_API_KEY), without 'Bearer '.",
+    }
+}
 
 
-def blueprints(model: ServedModel, reference_v3: bytes, service_name: str) -> list[Blueprint]:
-    """The Swagger UI page and the route serving its document."""
-    body = json.dumps(openapi_document(model, json.loads(reference_v3), service_name)).encode("utf-8")
-    document = Blueprint("docs", __name__)
-    document.add_url_rule(DOCUMENT, "openapi", lambda: Response(body, 200, mimetype="application/json"))
-    page = get_swaggerui_blueprint(PAGE, "openapi.json", config=dict(_UI_CONFIG), blueprint_name="docs_page")
-    return [document, page]
+def blueprint(model: ServedModel, reference_v3: bytes, service_name: str) -> Blueprint:
+    """The Swagger UI page, its assets and the route serving its document."""
+    full = openapi_document(model, json.loads(reference_v3), service_name)
+    full_body = json.dumps(full).encode("utf-8")
+    outline_body = json.dumps(outline_document(full, service_name)).encode("utf-8")
+
+    def document() -> Response:
+        keyed = presents_service_key()
+        response = Response(full_body if keyed else outline_body, 200, mimetype="application/json")
+        response.headers["Vary"] = "Authorization"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def page() -> Response:
+        return Response(_PAGE_HTML, 200, mimetype="text/html")
+
+    def asset(path: str) -> Response:
+        return send_from_directory(_ASSETS, path)
+
+    bp = Blueprint("docs", __name__, url_prefix=PAGE)
+    bp.add_url_rule("/openapi.json", "openapi", document, methods=["GET"])
+    bp.add_url_rule("/", "page", page, methods=["GET"])
+    bp.add_url_rule("/<path:path>", "asset", asset, methods=["GET"])
+    return bp
+
+
+def outline_document(full: dict, service_name: str) -> dict:
+    """What the document route answers without the key when one is configured: the OpenAPI version, the bearer scheme
+    (so the page shows Authorize) and the open health routes; no model name, version, feature names or examples."""
+    open_paths = {
+        path: item
+        for path, item in full["paths"].items()
+        if all(operation.get("security") == [] for operation in item.values())
+    }
+    schemas = full.get("components", {}).get("schemas", {})
+    return {
+        "openapi": full["openapi"],
+        "info": {
+            "title": service_name,
+            "version": full.get("info", {}).get("version", ""),
+            "description": "Authorize with the service key to load the model's routes and their examples.",
+        },
+        "security": _BEARER,
+        "paths": open_paths,
+        "components": {
+            "securitySchemes": _BEARER_SCHEME,
+            "schemas": {name: schema for name, schema in schemas.items() if name == "ErrorResponse"},
+        },
+    }
 
 
 def openapi_document(model: ServedModel, reference: dict, service_name: str) -> dict:
@@ -46,16 +105,10 @@ def openapi_document(model: ServedModel, reference: dict, service_name: str) -> 
             "KServe V1 and MLflow's /invocations."
         ),
     }
-    bearer = [{"Bearer": []}]
+    bearer = _BEARER
     document["security"] = bearer
     components = document.setdefault("components", {})
-    components["securitySchemes"] = {
-        "Bearer": {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "The service key (SCORING_API_KEY), without 'Bearer '.",
-        }
-    }
+    components["securitySchemes"] = _BEARER_SCHEME
     schemas = components.setdefault("schemas", {})
     service_input = schemas.get("ServiceInput")
     if isinstance(service_input, dict) and isinstance(service_input.get("properties"), dict):

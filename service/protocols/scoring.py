@@ -15,6 +15,7 @@ from flask import Blueprint, Response, request
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from service.auth import presents_bearer_key
 from service.conversion import ConversionError, FeatureMatrixType, to_array
 from service.errors import BadInput, InternalError, NotFound, ServiceError, quote
 from service.model_dir import ModelInfo
@@ -43,12 +44,23 @@ class ServedModel:
         return cls(info.name or info.path.name, version, info, matrix_type)
 
     def check(self, name: str, version: str | None = None) -> None:
-        """Raises NotFound naming the served model when ``name`` (and ``version``, if given) is not it."""
+        """Raises NotFound when ``name`` (and ``version``, if given) is not the served model; the message names the
+        served model only to a client that may read /model (no key configured, or the key sent), as some of these
+        routes are open."""
         if name != self.name:
-            raise NotFound(f"Model {quote(name)} is not served here; this service serves model {self.name!r}.")
+            served = f"; this service serves model {self.name!r}" if presents_service_key() else ""
+            raise NotFound(f"Model {quote(name)} is not served here{served}.")
         if version is not None and version != self.version:
+            if not presents_service_key():
+                raise NotFound(f"Model {quote(name)} version {quote(version)} is not served here.")
             served = f"version {self.version}" if self.version else "no version"
             raise NotFound(f"Model {self.name!r} has {served}, not version {quote(version)}.")
+
+
+def presents_service_key() -> bool:
+    """Whether this request may see the model's details: no SCORING_API_KEY is configured, or the request sends it."""
+    api_key = current_scoring().settings.api_key
+    return not api_key or presents_bearer_key(request.headers.get("Authorization"), api_key)
 
 
 class ProtocolError(ServiceError):

@@ -18,9 +18,62 @@ def keyed(iris_model_dir):
 
 @pytest.fixture(scope="module")
 def document(keyed):
-    response = keyed.get("/docs/openapi.json")  # open: the page loads it before anyone can Authorize
-    assert response.status_code == 200
+    response = keyed.get("/docs/openapi.json", headers={"Authorization": f"Bearer {KEY}"})
+    assert response.status_code == 200 and response.headers["Vary"] == "Authorization"
     return response.get_json()
+
+
+def model_details(model_dir) -> list[str]:
+    """What only a client with the key may learn: the model's name, version, feature names and input_sample values."""
+    sidecar = json.loads((model_dir / "model.json").read_text())
+    rows = [json.dumps(row) for row in sidecar["input_sample"]]  # as the document writes them (the next tests check)
+    return ["sklearn-iris", "version 1", "/versions/1", *sidecar["feature_names"], *rows]
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", KEY])
+def test_without_the_key_the_document_is_an_outline(keyed, iris_model_dir, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = keyed.get("/docs/openapi.json", headers=headers)
+    assert response.status_code == 200  # open: the page loads it before anyone can Authorize
+    outline = response.get_json()
+    text = response.get_data(as_text=True)
+    assert [detail for detail in model_details(iris_model_dir) if detail in text] == []
+    assert outline["components"]["securitySchemes"]["Bearer"]["scheme"] == "bearer"  # the page still shows Authorize
+    assert set(outline["paths"]) == {"/", "/health/ready"}
+    assert keyed.get("/model").status_code == 401
+
+
+def test_without_a_configured_key_the_full_document_is_open(nocode, iris_model_dir):
+    text = nocode.get("/docs/openapi.json").get_data(as_text=True)
+    assert [detail for detail in model_details(iris_model_dir) if detail not in text] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "anonymous", "with_key"),
+    [
+        (
+            "/v2/models/other/ready",
+            "Model 'other' is not served here.",
+            "Model 'other' is not served here; this service serves model 'sklearn-iris'.",
+        ),
+        (
+            "/v2/models/sklearn-iris/versions/7/ready",
+            "Model 'sklearn-iris' version '7' is not served here.",
+            "Model 'sklearn-iris' has version 1, not version '7'.",
+        ),
+        (
+            "/v1/models/other",
+            "Model 'other' is not served here.",
+            "Model 'other' is not served here; this service serves model 'sklearn-iris'.",
+        ),
+    ],
+)
+def test_open_routes_404_name_the_model_only_with_the_key(keyed, path, anonymous, with_key):
+    """These routes are open; only a client with the key may learn the served model's name and version from them."""
+    answer = keyed.get(path)
+    assert (answer.status_code, answer.get_json()) == (404, {"error": anonymous})
+    answer = keyed.get(path, headers={"Authorization": f"Bearer {KEY}"})
+    assert (answer.status_code, answer.get_json()) == (404, {"error": with_key})
 
 
 def test_page_and_assets_are_served_by_the_service(keyed):

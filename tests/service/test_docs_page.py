@@ -1,6 +1,7 @@
 """/docs in a real headless browser: Debian's chromium driven by Selenium through Debian's chromedriver
-(scripts/browser.sh installs both; nothing is downloaded at test time). Authorize with the bearer key, then
-"Try it out" -> "Execute" on POST /score must show /score's answer for the model's input_sample.
+(scripts/browser.sh installs both; nothing is downloaded at test time). Before Authorize the page shows nothing of
+the model; Authorize with the bearer key (the page then loads the full document with it), then "Try it out" ->
+"Execute" on POST /score must show /score's answer for the model's input_sample.
 
 Set UPDATE_DOCS_SCREENSHOT=1 (``make docs-screenshot``) to refresh docs/try-it.png, the README's screenshot.
 """
@@ -73,6 +74,9 @@ def test_try_it_out_scores_the_input_sample(iris_model_dir, browser, tmp_path):
             browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
             element.click()
 
+        # Before Authorize the page has only the outline: nothing of the model without the key.
+        wait.until(ready.visibility_of_element_located((By.CSS_SELECTOR, ".opblock-summary-path[data-path='/']")))
+        assert "sklearn-iris" not in browser.page_source
         click("button.authorize")
         wait.until(ready.visibility_of_element_located((By.CSS_SELECTOR, ".auth-container input"))).send_keys(KEY)
         click(".auth-btn-wrapper button.authorize")
