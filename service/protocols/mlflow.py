@@ -19,6 +19,8 @@ from service.pipeline import current_scoring
 from service.protocols.scoring import ServedModel, add_error_handlers, json_response, predict, read_body, to_rows
 
 FORMS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+CSV_INPUT = "csv"
+"""The input name the conversion's messages give a text/csv body."""
 _ERROR_CODES = {
     400: "BAD_REQUEST",
     401: "UNAUTHENTICATED",
@@ -109,15 +111,20 @@ def _column_rows(columns: dict, model: ServedModel) -> list:
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
-def _csv_rows(body: bytes, model: ServedModel) -> object:
-    """CSV with a header row (as ``pandas.read_csv`` reads it for MLflow); numeric strings convert as JSON's do."""
+def _csv_rows(body: bytes, model: ServedModel):
+    """CSV with a header row (as ``pandas.read_csv`` reads it for MLflow), converted as the JSON forms are: the cells
+    are strings, which the conversion takes where numeric strings are accepted, with the same messages otherwise."""
     try:
         table = list(csv.reader(io.StringIO(body.decode("utf-8"))))
     except (UnicodeDecodeError, csv.Error) as exc:
         raise BadInput(f"The CSV body could not be read: {escape_markup(str(exc)[:120])}") from None
+    table = [row for row in table if row]  # blank lines, as pandas skips them
     if len(table) < 2:
         raise BadInput("The CSV body needs a header row with the feature names and at least one data row.")
     header, rows = table[0], table[1:]
-    if header == model.info.feature_names or model.info.feature_names is None:
-        return rows
-    return [dict(zip(header, row, strict=True)) if len(row) == len(header) else row for row in rows]
+    for index, row in enumerate(rows):
+        if len(row) != len(header):
+            raise BadInput(f"CSV row {index} has {len(row)} values, but the header has {len(header)} columns.")
+    if header != model.info.feature_names and model.info.feature_names is not None:
+        rows = [dict(zip(header, row, strict=True)) for row in rows]
+    return to_rows(CSV_INPUT, rows, model)

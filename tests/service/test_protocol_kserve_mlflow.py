@@ -127,3 +127,34 @@ def test_readiness_routes_follow_the_runner(iris_model_dir):
     assert (v1.status_code, v1.get_json()) == (503, {"error": "The service is shutting down."})  # as KServe answers
     ping = client.get("/ping")
     assert ping.status_code == 503 and ping.get_json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+
+
+def csv_body(header: list[str], rows: list[list[object]]) -> str:
+    return "\n".join(",".join(map(str, line)) for line in [header, *rows]) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "rows", "message"),
+    [
+        (
+            [*FEATURES[:3], "petal width (mm)"],
+            ROWS[:2],
+            'Record 0 of input "csv" is missing 1 feature',
+        ),
+        (
+            FEATURES,
+            [[5.1, 3.5, "abc", 0.2]],
+            "Input \"csv\" has a non-numeric value 'abc' at row 0, column 2 (petal length (cm)); model "
+            "sklearn-iris (version 1) expects float64 values.",
+        ),
+        (FEATURES, [ROWS[0], ROWS[1][:3]], "CSV row 1 has 3 values, but the header has 4 columns."),
+        (FEATURES[::-1], [ROWS[0][::-1], ROWS[1][:2]], "CSV row 1 has 2 values, but the header has 4 columns."),
+        (FEATURES, [[5.1, 3.5, "", 0.2]], "Input \"csv\" has a non-numeric value '' at row 0, column 2"),
+    ],
+    ids=["unknown-header", "abc", "short-row", "short-row-reordered", "empty-value"],
+)
+def test_invocations_bad_csv_is_400_with_the_conversion_messages(nocode, header, rows, message):
+    response = nocode.post("/invocations", data=csv_body(header, rows), content_type="text/csv")
+    assert response.status_code == 400, response.get_json()
+    document = response.get_json()
+    assert document["error_code"] == "BAD_REQUEST" and message in document["message"]
