@@ -300,7 +300,15 @@ def _requested(document: dict) -> tuple[str, bool]:
     method = names[0] if names else (method if method is not None else "predict")
     binary = parameters.get("binary_data_output") is True
     for output in outputs:
-        flag = (output.get("parameters") or {}).get("binary_data") if isinstance(output, dict) else None
+        output_parameters = output.get("parameters") if isinstance(output, dict) else None
+        if output_parameters is None:
+            continue
+        if not isinstance(output_parameters, dict):
+            raise BadInput(
+                f"Output {quote(str(output.get('name')))} has parameters {quote(str(output_parameters))}, but a "
+                'JSON object is expected, e.g. {"binary_data": true}.'
+            )
+        flag = output_parameters.get("binary_data")
         if isinstance(flag, bool):
             binary = flag
     return method, binary

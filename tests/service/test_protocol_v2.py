@@ -150,6 +150,10 @@ def test_binary_size_mismatch_is_400(nocode, mutate, message):
             "sklearn-iris (version 1) expects float64 values. Send numbers, not strings.",
         ),
         ({"inputs": [v2_tensor()], "outputs": [{"name": "transform"}]}, "Output 'transform' is not an output"),
+        (
+            {"inputs": [v2_tensor()], "outputs": [{"name": "predict", "parameters": [1]}]},
+            "Output 'predict' has parameters '[1]', but a JSON object is expected, e.g. {\"binary_data\": true}.",
+        ),
     ],
 )
 def test_bad_requests_are_400_with_the_conversion_messages(nocode, body, message):
