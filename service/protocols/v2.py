@@ -14,7 +14,7 @@ import numpy as np
 from flask import Blueprint, Response, request
 
 from service import __version__
-from service.errors import BadInput, NotReady, escape_markup, quote
+from service.errors import QUOTE_LIMIT, BadInput, NotReady, escape_markup, quote
 from service.inputs import parse_json_body
 from service.pipeline import current_scoring
 from service.protocols.scoring import (
@@ -134,12 +134,14 @@ class _V2:
         features = self.features or []
         if len(tensors) == 1 and (tensors[0][0] not in features or len(features) == 1):
             name, shape, data = tensors[0]
-            return to_rows(name, _matrix_rows(name, shape, data, self.model.info.n_features), self.model)
+            return to_rows(_shown(name), _matrix_rows(name, shape, data, self.model.info.n_features), self.model)
         names = [name for name, _, _ in tensors]
         if sorted(names) != sorted(features):
-            expected = f"one input per feature column ({', '.join(features)})" if features else "no column inputs"
+            columns = escape_markup(", ".join(features))
+            expected = f"one input per feature column ({columns})" if features else "no column inputs"
+            got = ", ".join(quote(name) for name in names[:10]) + (", ..." if len(names) > 10 else "")
             raise BadInput(
-                f"Inputs {', '.join(names)[:200]} do not fit {self.model.info.label}: send one input tensor "
+                f"Inputs {got} do not fit {self.model.info.label}: send one input tensor "
                 f"[rows, {self.model.info.n_features}] or {expected}."
             )
         columns = {name: _column(name, shape, data) for name, shape, data in tensors}
@@ -211,8 +213,9 @@ class _Blobs:
 
     def take(self, name: str, size: object) -> bytes:
         if not isinstance(size, int) or isinstance(size, bool) or size < 0 or self.offset + size > len(self.data):
+            shown = size if isinstance(size, int) and not isinstance(size, bool) else quote(str(size))
             raise BadInput(
-                f'Input "{name}" declares binary_data_size {escape_markup(str(size)[:40])}, but only '
+                f'Input "{_shown(name)}" declares binary_data_size {shown}, but only '
                 f"{len(self.data) - self.offset} bytes of binary data are left in the body."
             )
         self.offset += size
@@ -229,15 +232,15 @@ class _Blobs:
 def _read_tensor(tensor: object, index: int, blobs: _Blobs) -> tuple[str, list[int], list]:
     if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
         raise BadInput(f'Input {index} must be a JSON object with "name", "shape", "datatype" and "data".')
-    name, shape, datatype = escape_markup(tensor["name"][:40]), tensor.get("shape"), tensor.get("datatype")
+    name, shape, datatype = tensor["name"], tensor.get("shape"), tensor.get("datatype")
     dimensions = isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
     if not dimensions or min(shape, default=0) < 0:
         raise BadInput(
-            f'Input "{name}" needs "shape": a list of non-negative integers, got {escape_markup(str(shape)[:40])}.'
+            f'Input "{_shown(name)}" needs "shape": a list of non-negative integers, got {quote(str(shape))}.'
         )
     if datatype not in DATATYPES:
         raise BadInput(
-            f'Input "{name}" has datatype {quote(str(datatype))}, but a tensor of numbers is expected: '
+            f'Input "{_shown(name)}" has datatype {quote(str(datatype))}, but a tensor of numbers is expected: '
             f"{', '.join(DATATYPES)}."
         )
     parameters = tensor.get("parameters")
@@ -248,13 +251,13 @@ def _read_tensor(tensor: object, index: int, blobs: _Blobs) -> tuple[str, list[i
         count = int(np.prod(shape, dtype=np.int64))
         if len(raw) != count * dtype.itemsize:
             raise BadInput(
-                f'Input "{name}" has {len(raw)} bytes of binary data, but shape {shape} of {datatype} needs '
+                f'Input "{_shown(name)}" has {len(raw)} bytes of binary data, but shape {shape} of {datatype} needs '
                 f"{count * dtype.itemsize}."
             )
         return name, shape, np.frombuffer(raw, dtype).tolist()
     data = tensor.get("data")
     if not isinstance(data, list):
-        raise BadInput(f'Input "{name}" needs "data" (a list, row-major) or parameters.binary_data_size.')
+        raise BadInput(f'Input "{_shown(name)}" needs "data" (a list, row-major) or parameters.binary_data_size.')
     return name, shape, data
 
 
@@ -262,15 +265,17 @@ def _matrix_rows(name: str, shape: list[int], data: list, n_features: int) -> li
     """The rows of a [rows, features] tensor whose data is nested (as is) or flat (cut into rows)."""
     if len(shape) != 2 or shape[1] != n_features:
         raise BadInput(
-            f'Input "{name}" has shape {shape}, but the model expects [rows, {n_features}]: one row of '
+            f'Input "{_shown(name)}" has shape {shape}, but the model expects [rows, {n_features}]: one row of '
             f"{n_features} features per prediction."
         )
     if data and not isinstance(data[0], list):
         if len(data) != shape[0] * n_features:
-            raise BadInput(f'Input "{name}" has {len(data)} values, but shape {shape} needs {shape[0] * n_features}.')
+            raise BadInput(
+                f'Input "{_shown(name)}" has {len(data)} values, but shape {shape} needs {shape[0] * n_features}.'
+            )
         return [data[i : i + n_features] for i in range(0, len(data), n_features)]
     if len(data) != shape[0]:
-        raise BadInput(f'Input "{name}" has {len(data)} rows, but its shape {shape} says {shape[0]}.')
+        raise BadInput(f'Input "{_shown(name)}" has {len(data)} rows, but its shape {shape} says {shape[0]}.')
     return data
 
 
@@ -278,10 +283,16 @@ def _column(name: str, shape: list[int], data: list) -> list:
     if len(shape) == 2 and shape[1] == 1 and all(isinstance(v, list) and len(v) == 1 for v in data):
         data = [v[0] for v in data]
     elif len(shape) != 1 and not (len(shape) == 2 and shape[1] == 1):
-        raise BadInput(f'Column input "{name}" has shape {shape}, but a column is [rows] or [rows, 1].')
+        raise BadInput(f'Column input "{_shown(name)}" has shape {shape}, but a column is [rows] or [rows, 1].')
     if len(data) != shape[0]:
-        raise BadInput(f'Column input "{name}" has {len(data)} values, but its shape {shape} says {shape[0]}.')
+        raise BadInput(f'Column input "{_shown(name)}" has {len(data)} values, but its shape {shape} says {shape[0]}.')
     return data
+
+
+def _shown(name: str) -> str:
+    """A tensor name (client text) as a message shows it between its double quotes: as sent, markup escaped, when
+    short; quoted and cut by errors.quote when long. Names are compared as sent, never in this form."""
+    return escape_markup(name) if len(name) <= QUOTE_LIMIT else quote(name)
 
 
 def _requested(document: dict) -> tuple[str, bool]:

@@ -212,3 +212,24 @@ def test_scoring_timeout_is_504_in_the_v2_shape(iris_model_dir):
     client = make_client(None, iris_model_dir, SCORING_TIMEOUT_MS="1")
     response = infer(client, {"inputs": [v2_tensor(ROWS * 20_000)]})  # 120 000 rows: predict takes far over 1 ms
     assert (response.status_code, response.get_json()) == (504, {"error": "Scoring timeout after 1 ms"})
+
+
+def test_column_inputs_match_long_and_markup_feature_names_as_sent(iris_model_dir, tmp_path):
+    """Names are compared as sent; only a message cuts and escapes them."""
+    target = tmp_path / "sklearn-iris" / "1"
+    shutil.copytree(iris_model_dir, target)
+    sidecar = json.loads((target / "model.json").read_text())
+    features = ["sepal length in centimetres, measured at the widest point", "<sepal> width & more", *FEATURES[2:]]
+    sidecar["feature_names"] = features
+    (target / "model.json").write_text(json.dumps(sidecar))
+    client = make_client(None, target)
+    columns = [
+        {"name": name, "shape": [len(ROWS)], "datatype": "FP64", "data": [row[j] for row in ROWS]}
+        for j, name in enumerate(features)
+    ]
+    response = infer(client, {"inputs": columns})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["outputs"][0]["data"] == score_answer(client)
+    wrong = infer(client, {"inputs": [{**columns[0], "name": features[0][:40]}, *columns[1:]]}).get_json()["error"]
+    assert "<" not in wrong and ">" not in wrong and "&" not in wrong
+    assert "one input per feature column (sepal length in centimetres, measured at the widest point, " in wrong
