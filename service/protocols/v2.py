@@ -8,6 +8,8 @@ decoded and encoded too. Errors are ``{"error": "..."}``.
 
 from __future__ import annotations
 
+import json
+import math
 import struct
 
 import numpy as np
@@ -44,7 +46,6 @@ DATATYPES = {
     "FP32": np.dtype("<f4"),
     "FP64": np.dtype("<f8"),
 }
-_DATATYPE_OF = {dtype.newbyteorder("="): name for name, dtype in DATATYPES.items()}
 _LABEL_DATATYPE = {bool: "BOOL", int: "INT64", float: "FP64", str: "BYTES"}
 MATRIX_INPUT = "input-0"
 
@@ -86,7 +87,7 @@ class _V2:
             "versions": [model.version] if model.version else [],
             "platform": "sklearn",
             "inputs": [
-                {"name": MATRIX_INPUT, "datatype": _DATATYPE_OF[info.input_dtype], "shape": [-1, info.n_features]}
+                {"name": MATRIX_INPUT, "datatype": datatype_of(info.input_dtype), "shape": [-1, info.n_features]}
             ],
             "outputs": [{"name": "predict", "datatype": _label_datatype(info.classes), "shape": [-1]}]
             + (
@@ -248,7 +249,7 @@ def _read_tensor(tensor: object, index: int, blobs: _Blobs) -> tuple[str, list[i
     if size is not None:
         dtype = DATATYPES[datatype]
         raw = blobs.take(name, size)
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)  # exact: numpy's int64 product wraps around for a huge shape
         if len(raw) != count * dtype.itemsize:
             raise BadInput(
                 f'Input "{_shown(name)}" has {len(raw)} bytes of binary data, but shape {shape} of {datatype} needs '
@@ -258,7 +259,65 @@ def _read_tensor(tensor: object, index: int, blobs: _Blobs) -> tuple[str, list[i
     data = tensor.get("data")
     if not isinstance(data, list):
         raise BadInput(f'Input "{_shown(name)}" needs "data" (a list, row-major) or parameters.binary_data_size.')
+    _check_datatype(name, datatype, data)
     return name, shape, data
+
+
+def datatype_of(dtype: np.dtype) -> str:
+    """The V2 datatype of a model's numeric input dtype (model.json allows the kinds b, i, u, f), whatever its byte
+    order; FP64 for a float wider than V2 names (float128), whose clients send FP64."""
+    if dtype.kind == "b":
+        return "BOOL"
+    name = f"{dict(i='INT', u='UINT', f='FP')[dtype.kind]}{dtype.itemsize * 8}"
+    return name if name in DATATYPES else "FP64"
+
+
+def _check_datatype(name: str, datatype: str, data: list) -> None:
+    """JSON ``data`` must hold values of the declared datatype: 2**70 is no INT64 value, 1.5 none of INT32, 1e300 none
+    of FP32. Only numbers and booleans are judged; anything else (strings, null, ragged rows) is left to the
+    conversion, whose messages name the position. FP64 holds every JSON number the conversion accepts."""
+    if datatype == "FP64":
+        return
+    dtype = DATATYPES[datatype]
+    try:
+        values = np.asarray(data)
+    except (ValueError, OverflowError):
+        values = None
+    if values is not None and values.dtype.kind in "biuf" and _holds(dtype, values):
+        return
+    stack = [data]
+    while stack:  # the first value that does not fit, for the message (the valid case returned above)
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, int | float) and not _holds(dtype, np.asarray([item], dtype=object)):
+            raise BadInput(
+                f'Input "{_shown(name)}" has value {_shown(json.dumps(item))}, but its datatype {datatype} holds '
+                f"{_range_of(dtype)}."
+            )
+
+
+def _holds(dtype: np.dtype, values: np.ndarray) -> bool:
+    """Whether every value (a numeric array, or an object array of Python numbers) is a value of ``dtype``."""
+    if values.size == 0:
+        return True
+    kinds = {type(value) for value in values.flat} if values.dtype.kind == "O" else {values.dtype.kind}
+    if dtype.kind == "b":
+        return kinds <= {"b", bool}
+    if dtype.kind in "iu":
+        limits = np.iinfo(dtype)
+        return kinds <= {"i", "u", int} and limits.min <= values.min() and values.max() <= limits.max
+    # Python ints compare exactly with the float bound, however large.
+    return kinds <= {"i", "u", "f", int, float} and np.abs(values).max() <= float(np.finfo(dtype).max)
+
+
+def _range_of(dtype: np.dtype) -> str:
+    if dtype.kind == "b":
+        return "only true and false"
+    if dtype.kind in "iu":
+        limits = np.iinfo(dtype)
+        return f"integers from {limits.min} to {limits.max}"
+    return f"numbers up to {float(np.finfo(dtype).max):g} in magnitude"
 
 
 def _matrix_rows(name: str, shape: list[int], data: list, n_features: int) -> list:
@@ -289,10 +348,10 @@ def _column(name: str, shape: list[int], data: list) -> list:
     return data
 
 
-def _shown(name: str) -> str:
-    """A tensor name (client text) as a message shows it between its double quotes: as sent, markup escaped, when
-    short; quoted and cut by errors.quote when long. Names are compared as sent, never in this form."""
-    return escape_markup(name) if len(name) <= QUOTE_LIMIT else quote(name)
+def _shown(text: str) -> str:
+    """Client text (a tensor name, a JSON value) as a message shows it: as sent, markup escaped, when short; quoted
+    and cut by errors.quote when long. Names are compared as sent, never in this form."""
+    return escape_markup(text) if len(text) <= QUOTE_LIMIT else quote(text)
 
 
 def _requested(document: dict) -> tuple[str, bool]:

@@ -233,3 +233,49 @@ def test_column_inputs_match_long_and_markup_feature_names_as_sent(iris_model_di
     wrong = infer(client, {"inputs": [{**columns[0], "name": features[0][:40]}, *columns[1:]]}).get_json()["error"]
     assert "<" not in wrong and ">" not in wrong and "&" not in wrong
     assert "one input per feature column (sepal length in centimetres, measured at the widest point, " in wrong
+
+
+@pytest.mark.parametrize(
+    ("datatype", "data", "message"),
+    [
+        ("INT64", [2**63, 3, 1, 0], "value 9223372036854775808, but its datatype INT64 holds integers from"),
+        ("UINT64", [2**70, 3, 1, 0], "value 1.1805916207174113e+21, but its datatype UINT64 holds integers from"),
+        ("INT32", [[5, 3, 1, 2**40]], "value 1099511627776, but its datatype INT32 holds integers from -2147483648"),
+        ("UINT8", [5, 3, -1, 0], "value -1, but its datatype UINT8 holds integers from 0 to 255."),
+        ("INT64", [5, 3.5, 1, 0], "value 3.5, but its datatype INT64 holds integers from"),
+        ("FP32", [5.1, 3.5, 1e300, 0.2], "value 1e+300, but its datatype FP32 holds numbers up to 3.40282e+38"),
+        ("FP16", [5.1, 3.5, 70000, 0.2], "value 70000, but its datatype FP16 holds numbers up to 65504"),
+        ("BOOL", [True, False, 2, True], "value 2, but its datatype BOOL holds only true and false."),
+    ],
+)
+def test_json_data_must_fit_the_declared_datatype(nocode, datatype, data, message):
+    body = {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": datatype, "data": data}]}
+    response = infer(nocode, body)
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith(f'Input "input-0" has {message}')
+
+
+@pytest.mark.parametrize("rows", [2**62, 2**64 - 1])
+def test_a_huge_binary_shape_is_400_with_the_exact_byte_count(nocode, rows):
+    header = json.dumps(
+        {"inputs": [{"name": "input-0", "shape": [rows, 4], "datatype": "FP64", "parameters": {"binary_data_size": 0}}]}
+    ).encode()
+    response = nocode.post(INFER, data=header, headers={"Inference-Header-Content-Length": str(len(header))})
+    assert (response.status_code, response.get_json()["error"]) == (
+        400,
+        f'Input "input-0" has 0 bytes of binary data, but shape [{rows}, 4] of FP64 needs {rows * 4 * 8}.',
+    )
+
+
+@pytest.mark.parametrize(("input_dtype", "datatype"), [(">f8", "FP64"), (">f4", "FP32"), ("float16", "FP16")])
+def test_every_numeric_input_dtype_model_json_allows_boots(iris_model_dir, tmp_path, input_dtype, datatype):
+    """A model directory that passes model.json's checks still serves: V2 declares the nearest datatype."""
+    target = tmp_path / "sklearn-iris" / "1"
+    shutil.copytree(iris_model_dir, target)
+    sidecar = json.loads((target / "model.json").read_text())
+    (target / "model.json").write_text(json.dumps({**sidecar, "input_dtype": input_dtype}))
+    client = make_client(None, target)
+    assert client.get(f"/v2/models/{MODEL}").get_json()["inputs"][0]["datatype"] == datatype
+    answer = infer(client, {"inputs": [v2_tensor(datatype=datatype)]})
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["outputs"][0]["data"] == score_answer(client)
