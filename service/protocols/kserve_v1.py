@@ -12,7 +12,15 @@ from flask import Blueprint, Response
 from service.errors import BadInput
 from service.inputs import parse_json_body
 from service.pipeline import current_scoring
-from service.protocols.scoring import ServedModel, add_error_handlers, json_response, predict, read_body, to_rows
+from service.protocols.scoring import (
+    ServedModel,
+    error_document,
+    json_response,
+    predict,
+    read_body,
+    render_errors,
+    to_rows,
+)
 
 
 def blueprint(model: ServedModel) -> Blueprint:
@@ -42,9 +50,5 @@ def blueprint(model: ServedModel) -> Blueprint:
     bp.add_url_rule(
         "/<name>:predict_proba", "predict_proba", infer, methods=["POST"], defaults={"method": "predict_proba"}
     )
-    add_error_handlers(bp, _error)
+    render_errors(bp, error_document)
     return bp
-
-
-def _error(status: int, message: str) -> Response:
-    return json_response({"error": message}, status)

@@ -16,7 +16,7 @@ from service import __version__
 from service.errors import BadInput, UnsupportedMediaType, escape_markup, quote
 from service.inputs import parse_json_body
 from service.pipeline import current_scoring
-from service.protocols.scoring import ServedModel, add_error_handlers, json_response, predict, read_body, to_rows
+from service.protocols.scoring import ServedModel, json_response, predict, read_body, render_errors, to_rows
 
 FORMS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 CSV_INPUT = "csv"
@@ -59,13 +59,13 @@ def blueprint(model: ServedModel) -> Blueprint:
     bp.add_url_rule("/health", "health", ping, methods=["GET"])
     bp.add_url_rule("/version", "version", version, methods=["GET"])
     bp.add_url_rule("/invocations", "invocations", invocations, methods=["POST"])
-    add_error_handlers(bp, _error)
+    render_errors(bp, _error_body)
     return bp
 
 
-def _error(status: int, message: str) -> Response:
+def _error_body(status: int, message: str) -> dict:
     code = _ERROR_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST")
-    return json_response({"error_code": code, "message": message}, status)
+    return {"error_code": code, "message": message}
 
 
 def _json_rows(document: object, model: ServedModel) -> tuple[object, str]:

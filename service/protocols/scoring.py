@@ -1,29 +1,27 @@
 """The one scoring path every protocol shares with /score: request body, row conversion, run(), error rendering.
 
 A protocol module only decodes its request into rows (:func:`to_rows`, the vectorised conversion and messages of
-``service.conversion``) and encodes :func:`predict`'s answer; the limits, auth, metrics and access log come from the
-app's request pipeline, and run() is the no-code script's, called through the worker's Runner as /score calls it.
+``service.conversion``) and encodes :func:`predict`'s answer; the limits, auth, metrics, access log and error
+messages come from the app's request pipeline (:func:`render_errors` only reshapes the error bodies), and run() is the
+no-code script's, called through the worker's Runner as /score calls it.
 """
 
 from __future__ import annotations
 
-import logging
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, request
-from gunicorn.http.errors import ParseException
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service.auth import presents_bearer_key
 from service.conversion import ConversionError, FeatureMatrixType, to_array
-from service.errors import BadInput, InternalError, NotFound, ServiceError, quote
+from service.errors import BadInput, HTTPStatusError, NotFound, quote
 from service.model_dir import ModelInfo
-from service.pipeline import current_scoring, log_request_id
+from service.pipeline import current_scoring
 from service.responses import dumps
 from service.routes import run_script
 
-logger = logging.getLogger("service")
 METHODS = ("predict", "predict_proba")
 
 
@@ -61,14 +59,6 @@ def presents_service_key() -> bool:
     """Whether this request may see the model's details: no SCORING_API_KEY is configured, or the request sends it."""
     api_key = current_scoring().settings.api_key
     return not api_key or presents_bearer_key(request.headers.get("Authorization"), api_key)
-
-
-class ProtocolError(ServiceError):
-    """An error with an explicit status, for answers whose status the protocol fixes (e.g. V2 readiness 400)."""
-
-    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message, headers=headers)
-        self.status = status
 
 
 def json_response(document: object, status: int = 200) -> Response:
@@ -116,38 +106,30 @@ def predict(rows, method: str) -> object:
     runner.wait_until_ready()
     output, _ = run_script(runner, {"data": rows, "method": method})
     if isinstance(output, Response):  # the script's own 4xx answer, e.g. predict_proba on a model without it
-        raise ProtocolError(output.status_code, (output.get_json(silent=True) or {}).get("message", "Bad request."))
+        raise HTTPStatusError(output.status_code, (output.get_json(silent=True) or {}).get("message", "Bad request."))
     return output
 
 
-def add_error_handlers(blueprint: Blueprint, render: Callable[[int, str], Response]) -> None:
-    """Answer every error of ``blueprint``'s routes (also auth, limits and readiness from the app's hooks) with
-    ``render(status, message)``, the protocol's own error shape, keeping the error's headers."""
+def error_document(status: int, message: str) -> dict:
+    """``{"error": message}``: the error body of the Open Inference Protocol V2 and of KServe V1."""
+    return {"error": message}
 
-    def service_error(error: ServiceError) -> Response:
-        response = render(error.status, error.message)
-        response.headers.extend(error.headers)
+
+def render_errors(blueprint: Blueprint, error_body: Callable[[int, str], dict]) -> None:
+    """Give every error of ``blueprint``'s routes the protocol's own body ``error_body(status, message)``.
+
+    The app's error handlers (service.pipeline) answer every error, also auth, limits and readiness from its hooks,
+    with the service's messages as ``{"message", "request_id"}``; this rewrites only that body, so the status, the
+    wording and the headers (Connection: close, WWW-Authenticate, Retry-After) stay the service's.
+    """
+
+    def reshape(response: Response) -> Response:
+        if response.status_code < 400 or response.mimetype != "application/json":
+            return response
+        document = json.loads(response.get_data())
+        message = document.get("message") if isinstance(document, dict) else None
+        if isinstance(message, str):
+            response.set_data(dumps(error_body(response.status_code, message)))
         return response
 
-    def http_error(error: HTTPException) -> Response:
-        if isinstance(error, RequestEntityTooLarge):
-            limit = current_scoring().settings.max_body_bytes
-            size = f"of {request.content_length} bytes " if request.content_length is not None else ""
-            message = f"Request body {size}exceeds the limit of {limit} bytes (MAX_REQUEST_BODY_BYTES)."
-            return service_error(ProtocolError(413, message, headers={"Connection": "close"}))
-        return render(error.code or 500, error.description or error.name)
-
-    def unreadable_body(error: ParseException) -> Response:
-        # gunicorn parses a chunked body only as it is read; the rest of the stream cannot be trusted, so close.
-        logger.warning("Unreadable request body: %s (request_id=%s)", type(error).__name__, log_request_id())
-        message = "The request body could not be read: its HTTP framing is malformed."
-        return service_error(BadInput(message, headers={"Connection": "close"}))
-
-    def unexpected(error: Exception) -> Response:
-        logger.exception("Unexpected error (request_id=%s)", log_request_id())
-        return service_error(InternalError())
-
-    blueprint.register_error_handler(ServiceError, service_error)
-    blueprint.register_error_handler(HTTPException, http_error)
-    blueprint.register_error_handler(ParseException, unreadable_body)
-    blueprint.register_error_handler(Exception, unexpected)
+    blueprint.after_request(reshape)

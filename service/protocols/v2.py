@@ -16,17 +16,17 @@ import numpy as np
 from flask import Blueprint, Response, request
 
 from service import __version__
-from service.errors import QUOTE_LIMIT, BadInput, NotReady, escape_markup, quote
+from service.errors import QUOTE_LIMIT, BadInput, HTTPStatusError, NotReady, escape_markup, quote
 from service.inputs import parse_json_body
 from service.pipeline import current_scoring
 from service.protocols.scoring import (
     METHODS,
-    ProtocolError,
     ServedModel,
-    add_error_handlers,
+    error_document,
     json_response,
     predict,
     read_body,
+    render_errors,
     to_rows,
 )
 from service.responses import dumps
@@ -61,12 +61,8 @@ def blueprint(model: ServedModel) -> Blueprint:
         bp.add_url_rule(prefix, "model_metadata", api.model_metadata, methods=["GET"])
         bp.add_url_rule(f"{prefix}/ready", "model_ready", api.model_ready, methods=["GET"])
         bp.add_url_rule(f"{prefix}/infer", "infer", api.infer, methods=["POST"])
-    add_error_handlers(bp, _error)
+    render_errors(bp, error_document)
     return bp
-
-
-def _error(status: int, message: str) -> Response:
-    return json_response({"error": message}, status)
 
 
 def _check_ready() -> None:
@@ -74,7 +70,9 @@ def _check_ready() -> None:
     try:
         current_scoring().runner.check_ready()
     except NotReady as exc:
-        raise ProtocolError(400, exc.message, headers=exc.headers) from None
+        error = HTTPStatusError(400, exc.message)
+        error.headers.update(exc.headers)  # Retry-After
+        raise error from None
 
 
 class _V2:

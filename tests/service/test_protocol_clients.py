@@ -148,3 +148,32 @@ def test_access_log_names_the_protocol_routes(server, expected):
     metrics = requests.get(f"{server.url}/metrics", timeout=30).text
     assert 'route="/v1/models/<name>:predict",status="200"' in metrics
     assert f"POST /v1/models/{PROBA_MODEL}:predict 200" in server.output
+
+
+def _raw_post(server, path: str, head: str, body: bytes) -> tuple[int, dict]:
+    """POST a hand-written request (framing requests would refuse to send) and read the JSON answer."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.putrequest("POST", path, skip_accept_encoding=True)
+        for line in head.strip().splitlines():
+            name, _, value = line.partition(": ")
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_protocol_errors_carry_the_services_messages(server):
+    """A malformed chunked body gets /score's own message in every protocol's shape: one wording, one place."""
+    head = f"Content-Type: application/json\nTransfer-Encoding: chunked\nAuthorization: {AUTH['Authorization']}"
+    malformed = b"zz\r\n{}\r\n0\r\n\r\n"
+    status, score = _raw_post(server, "/score", head, malformed)
+    assert status == 400 and "chunked transfer encoding is malformed" in score["message"]
+    assert _raw_post(server, f"/v2/models/{PROBA_MODEL}/infer", head, malformed) == (400, {"error": score["message"]})
+    assert _raw_post(server, f"/v1/models/{PROBA_MODEL}:predict", head, malformed) == (400, {"error": score["message"]})
+    status, mlflow = _raw_post(server, "/invocations", head, malformed)
+    assert (status, mlflow["error_code"], mlflow["message"]) == (400, "BAD_REQUEST", score["message"])
