@@ -72,8 +72,8 @@ image-run: venv
 image-check: $(VENV)/.installed-dev
 	bash docker/ci-check.sh
 
-## clean: remove the virtual environments (the .workspace registry is kept)
+## clean: remove the virtual environments, also the tests' own (the .workspace registry is kept)
 clean:
-	rm -rf $(VENV) .venv-reference
+	rm -rf $(VENV) .venv-reference .venv-kserve .venv-mlflow .venv-job
 
 .PHONY: help venv run sweep test vendor lint bench docs-screenshot image image-run image-check clean

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import requests
@@ -20,6 +21,31 @@ from service_helpers import REPO, ServiceProcess
 pytestmark = pytest.mark.slow
 KEY = "docs-k3y"
 SCREENSHOT = REPO / "docs" / "try-it.png"
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1800",
+)
+OFFLINE_FLAGS = (
+    # No traffic beyond 127.0.0.1: Chromium's own background requests (updates, sync, field trials, safe browsing,
+    # metrics, translate...) are switched off, and any host name but 127.0.0.1 fails to resolve.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-domain-reliability",
+    "--disable-client-side-phishing-detection",
+    "--disable-breakpad",
+    "--metrics-recording-only",
+    "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication,"
+    "CertificateTransparencyComponentUpdater,NetworkTimeServiceQuerying",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,27 +57,44 @@ def chromedriver() -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+def off_loopback_traffic(net_log: Path) -> list[str]:
+    """What Chromium's net log (``--log-net-log``) shows leaving 127.0.0.1: DNS queries, UDP datagrams sent, TCP
+    connections to another address. (Requests Chromium starts but cannot resolve send nothing.)"""
+    text = net_log.read_text()
+    try:
+        log = json.loads(text)
+    except ValueError:  # a log cut short: its events so far
+        log = json.loads(text.rstrip().rstrip(",") + "]}")
+    names = {number: name for name, number in log["constants"]["logEventTypes"].items()}
+    traffic = []
+    for event in log["events"]:
+        name, params = names[event["type"]], event.get("params") or {}
+        addresses = params.get("address_list") or [params.get("address", "")]
+        if name.startswith("DNS_TRANSACTION") or name == "UDP_BYTES_SENT":
+            traffic.append(f"{name} {params}")
+        elif name == "TCP_CONNECT" and not all(a.startswith("127.0.0.1:") for a in addresses if a):
+            traffic.append(f"{name} {addresses}")
+    return traffic
+
+
 @pytest.fixture
-def browser(chromedriver):
+def browser(chromedriver, monkeypatch, tmp_path):
+    monkeypatch.setenv("SE_AVOID_STATS", "true")  # should Selenium Manager ever run, it sends no usage statistics
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
     options = Options()
     options.binary_location = shutil.which("chromium") or "chromium"
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,1800",
-    ):
+    net_log = tmp_path / "net-log.json"
+    for argument in (*CHROMIUM_FLAGS, *OFFLINE_FLAGS, f"--log-net-log={net_log}"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
     try:
         yield driver
     finally:
         driver.quit()
+    assert off_loopback_traffic(net_log) == []
 
 
 def test_try_it_out_scores_the_input_sample(iris_model_dir, browser, tmp_path):

@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 
 import numpy as np
@@ -133,14 +135,16 @@ def test_mlflow_scoring_server_client(iris_proba_model_dir, mlflow_python):
         proba = requests.post(f"{keyless.url}/score", json=body, timeout=30).json()["probabilities"]
         predict = requests.post(f"{keyless.url}/score", json={"data": ROWS}, timeout=30).json()
         argv = [mlflow_python, str(REPO / "tests/service/clients/mlflow_client.py"), "127.0.0.1", str(keyless.port)]
+        env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}  # no traffic off 127.0.0.1
         result = subprocess.run(
-            [*argv, json.dumps(ROWS), json.dumps(FEATURES)], capture_output=True, text=True, timeout=120
+            [*argv, json.dumps(ROWS), json.dumps(FEATURES)], capture_output=True, text=True, timeout=120, env=env
         )
     assert result.returncode == 0, result.stderr
     answers = json.loads(result.stdout)
     assert answers["version"] == __import__("service").__version__
     assert answers["dataframe"] == answers["ndarray"] == predict
     assert answers["proba"] == proba
+    assert answers["telemetry_disabled"] is True
 
 
 def test_access_log_names_the_protocol_routes(server, expected):
@@ -177,3 +181,16 @@ def test_protocol_errors_carry_the_services_messages(server):
     assert _raw_post(server, f"/v1/models/{PROBA_MODEL}:predict", head, malformed) == (400, {"error": score["message"]})
     status, mlflow = _raw_post(server, "/invocations", head, malformed)
     assert (status, mlflow["error_code"], mlflow["message"]) == (400, "BAD_REQUEST", score["message"])
+
+
+def test_make_clean_removes_the_client_venvs(tmp_path):
+    """The venvs these tests build (scripts/kserve-venv.sh, bench/mlflow_peer.py) go with `make clean`."""
+    shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
+    venvs = [".venv", ".venv-reference", ".venv-kserve", ".venv-mlflow", ".venv-job"]
+    for venv in venvs:
+        (tmp_path / venv / "bin").mkdir(parents=True)
+    (tmp_path / ".workspace").mkdir()
+    result = subprocess.run(["make", "-C", str(tmp_path), "clean"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert [venv for venv in venvs if (tmp_path / venv).exists()] == []
+    assert (tmp_path / ".workspace").is_dir()

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+from mlflow.environment_variables import MLFLOW_DISABLE_TELEMETRY
 from mlflow.pyfunc.scoring_server.client import ScoringServerClient
 
 
@@ -22,6 +23,7 @@ def main(host: str, port: int, rows: list, features: list) -> dict:
         "dataframe": client.invoke(frame)["predictions"],
         "ndarray": client.invoke(np.asarray(rows))["predictions"],
         "proba": client.invoke(frame, params={"method": "predict_proba"})["predictions"],
+        "telemetry_disabled": MLFLOW_DISABLE_TELEMETRY.get(),  # as MLflow itself reads the setting
     }
 
 
