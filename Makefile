@@ -39,13 +39,18 @@ sweep: venv
 	$(PY) -m training sweep --register $(MODEL)
 
 ## test: install the test tools and run the whole suite (what CI runs)
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev system-tools
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 ## vendor: copy model_format.py into training/job/ (the Azure ML job snapshot must carry it; a test checks the copy)
 vendor:
 	cp model_format.py training/job/model_format.py
+
+## system-tools: install the Debian packages the tests use (chromium, chromium-driver, strace, wrk) when missing, as
+##   root with apt-get; elsewhere it says so in one line and the tests using them skip
+system-tools:
+	@bash scripts/system-tools.sh || [ $$? -eq 3 ]
 
 ## lint: ruff and hadolint
 lint: $(VENV)/.installed-dev
@@ -57,7 +62,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) -m bench
 
 ## docs-screenshot: refresh docs/try-it.png from the /docs browser test (installs Debian's chromium when missing)
-docs-screenshot: $(VENV)/.installed-dev
+docs-screenshot: $(VENV)/.installed-dev system-tools
 	UPDATE_DOCS_SCREENSHOT=1 $(PY) -m pytest tests/service/test_docs_page.py -q
 
 ## image: build the service container image with podman (installs podman and a local base image when needed)
@@ -76,4 +81,4 @@ image-check: $(VENV)/.installed-dev
 clean:
 	rm -rf $(VENV) .venv-reference .venv-kserve .venv-mlflow .venv-job
 
-.PHONY: help venv run sweep test vendor lint bench docs-screenshot image image-run image-check clean
+.PHONY: help venv run sweep test system-tools vendor lint bench docs-screenshot image image-run image-check clean

@@ -1,7 +1,7 @@
 """/docs in a real headless browser: Debian's chromium driven by Selenium through Debian's chromedriver
-(scripts/browser.sh installs both; nothing is downloaded at test time). Before Authorize the page shows nothing of
-the model; Authorize with the bearer key (the page then loads the full document with it), then "Try it out" ->
-"Execute" on POST /score must show /score's answer for the model's input_sample.
+(`make test` installs both with scripts/system-tools.sh; nothing is downloaded at test time). Before Authorize the
+page shows nothing of the model; Authorize with the bearer key (the page then loads the full document with it), then
+"Try it out" -> "Execute" on POST /score must show /score's answer for the model's input_sample.
 
 Set UPDATE_DOCS_SCREENSHOT=1 (``make docs-screenshot``) to refresh docs/try-it.png, the README's screenshot.
 """
@@ -50,11 +50,13 @@ OFFLINE_FLAGS = (
 
 @pytest.fixture(scope="module")
 def chromedriver() -> str:
-    result = subprocess.run(["bash", str(REPO / "scripts" / "browser.sh")], capture_output=True, text=True)
-    if result.returncode == 3:
-        pytest.skip(f"no headless Chromium here: {result.stderr.strip()}")
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1]
+    """Debian's chromedriver: `make test` installs it and chromium when it can (scripts/system-tools.sh); a test
+    never installs anything."""
+    missing = [command for command in ("chromium", "chromedriver") if shutil.which(command) is None]
+    if missing:
+        reason = f"{', '.join(missing)} missing; `make system-tools` installs them as root"
+        pytest.skip(f"no headless Chromium here ({reason})")
+    return shutil.which("chromedriver")
 
 
 def off_loopback_traffic(net_log: Path) -> list[str]:
@@ -85,7 +87,7 @@ def browser(chromedriver, monkeypatch, tmp_path):
     from selenium.webdriver.chrome.service import Service
 
     options = Options()
-    options.binary_location = shutil.which("chromium") or "chromium"
+    options.binary_location = shutil.which("chromium")
     net_log = tmp_path / "net-log.json"
     for argument in (*CHROMIUM_FLAGS, *OFFLINE_FLAGS, f"--log-net-log={net_log}"):
         options.add_argument(argument)
@@ -145,3 +147,33 @@ def test_try_it_out_scores_the_input_sample(iris_model_dir, browser, tmp_path):
         browser.save_screenshot(str(tmp_path / "try-it.png"))
         if os.environ.get("UPDATE_DOCS_SCREENSHOT") == "1":
             shutil.copyfile(tmp_path / "try-it.png", SCREENSHOT)
+
+
+def test_make_test_installs_the_system_tools_before_pytest():
+    """The browser, strace and wrk come from the Makefile (scripts/system-tools.sh), not from apt-get in a test."""
+    lines = subprocess.run(
+        ["make", "-n", "-C", str(REPO), "test"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.splitlines()
+    tools = next(i for i, line in enumerate(lines) if "scripts/system-tools.sh" in line)
+    assert tools < next(i for i, line in enumerate(lines) if "-m pytest" in line)
+    script = (REPO / "scripts" / "system-tools.sh").read_text()
+    assert "chromium chromium-driver strace wrk" in script
+
+
+def test_without_apt_get_the_system_tools_step_says_so_and_goes_on(tmp_path):
+    """Not root or no apt-get: one line naming what is missing, and `make` goes on (the tests then skip visibly)."""
+    for command in ("bash", "id"):
+        (tmp_path / command).symlink_to(shutil.which(command))
+    env = {"PATH": str(tmp_path)}  # none of the tools, and no apt-get
+    script = subprocess.run(
+        ["bash", str(REPO / "scripts" / "system-tools.sh")], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert script.returncode == 3
+    assert script.stderr.splitlines() == [
+        "system tools missing: chromium chromium-driver strace wrk; apt-get cannot install them here (needs root on "
+        "Debian), so the tests using them skip"
+    ]
+    make = subprocess.run(
+        [shutil.which("make"), "-C", str(REPO), "system-tools"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert make.returncode == 0 and script.stderr.strip() in make.stderr
