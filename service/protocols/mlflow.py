@@ -13,7 +13,7 @@ import io
 from flask import Blueprint, Response, request
 
 from service import __version__
-from service.errors import BadInput, UnsupportedMediaType, escape_markup, quote
+from service.errors import BadInput, UnsupportedMediaType, cap, escape_markup, quote
 from service.inputs import parse_json_body
 from service.pipeline import current_scoring
 from service.protocols.scoring import ServedModel, json_response, predict, read_body, render_errors, to_rows
@@ -117,7 +117,7 @@ def _csv_rows(body: bytes, model: ServedModel):
     try:
         table = list(csv.reader(io.StringIO(body.decode("utf-8"))))
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise BadInput(f"The CSV body could not be read: {escape_markup(str(exc)[:120])}") from None
+        raise BadInput(f"The CSV body could not be read: {escape_markup(cap(str(exc), 120))}") from None
     table = [row for row in table if row]  # blank lines, as pandas skips them
     if len(table) < 2:
         raise BadInput("The CSV body needs a header row with the feature names and at least one data row.")

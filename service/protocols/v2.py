@@ -16,7 +16,7 @@ import numpy as np
 from flask import Blueprint, Response, request
 
 from service import __version__
-from service.errors import QUOTE_LIMIT, BadInput, HTTPStatusError, NotReady, escape_markup, quote
+from service.errors import BadInput, HTTPStatusError, NotReady, cap, escape_markup, quote
 from service.inputs import parse_json_body
 from service.pipeline import current_scoring
 from service.protocols.scoring import (
@@ -262,8 +262,8 @@ def _read_tensor(tensor: object, index: int, blobs: _Blobs) -> tuple[str, list[i
 
 
 def datatype_of(dtype: np.dtype) -> str:
-    """The V2 datatype of a model's numeric input dtype (model.json allows the kinds b, i, u, f), whatever its byte
-    order; FP64 for a float wider than V2 names (float128), whose clients send FP64."""
+    """The V2 datatype of a model's input dtype (one of model_format.NUMERIC_DTYPES), by kind and width, so byte order
+    never matters; FP64 for a float wider than V2 names."""
     if dtype.kind == "b":
         return "BOOL"
     name = f"{dict(i='INT', u='UINT', f='FP')[dtype.kind]}{dtype.itemsize * 8}"
@@ -347,9 +347,9 @@ def _column(name: str, shape: list[int], data: list) -> list:
 
 
 def _shown(text: str) -> str:
-    """Client text (a tensor name, a JSON value) as a message shows it: as sent, markup escaped, when short; quoted
-    and cut by errors.quote when long. Names are compared as sent, never in this form."""
-    return escape_markup(text) if len(text) <= QUOTE_LIMIT else quote(text)
+    """Client text (a tensor name, a JSON value) as a message shows it between its double quotes: cut (errors.cap) and
+    markup escaped. Names are compared as sent, never in this form."""
+    return escape_markup(cap(text))
 
 
 def _requested(document: dict) -> tuple[str, bool]:

@@ -10,6 +10,9 @@ import pytest
 from protocol_helpers import FEATURES, MODEL, PROBA_MODEL, ROWS, score_answer, v2_binary_body, v2_tensor
 from service_helpers import make_client
 
+from model_format import NUMERIC_DTYPES
+from service.protocols.v2 import datatype_of
+
 INFER = f"/v2/models/{MODEL}/infer"
 
 
@@ -267,15 +270,34 @@ def test_a_huge_binary_shape_is_400_with_the_exact_byte_count(nocode, rows):
     )
 
 
-@pytest.mark.parametrize(("input_dtype", "datatype"), [(">f8", "FP64"), (">f4", "FP32"), ("float16", "FP16")])
-def test_every_numeric_input_dtype_model_json_allows_boots(iris_model_dir, tmp_path, input_dtype, datatype):
-    """A model directory that passes model.json's checks still serves: V2 declares the nearest datatype."""
+V2_DATATYPE = {
+    "bool": "BOOL",
+    **{f"{kind}{bits}": f"{kind.upper()}{bits}" for kind in ("int", "uint") for bits in (8, 16, 32, 64)},
+    **{f"float{bits}": f"FP{bits}" for bits in (16, 32, 64)},
+}
+
+
+def test_the_datatype_table_covers_model_format():
+    assert set(V2_DATATYPE) == NUMERIC_DTYPES
+
+
+@pytest.mark.parametrize("input_dtype", sorted(NUMERIC_DTYPES))
+def test_every_input_dtype_model_json_allows_has_a_v2_datatype(iris_model_dir, tmp_path, input_dtype):
+    """Every dtype model_format accepts boots with its V2 datatype, in either byte order."""
     target = tmp_path / "sklearn-iris" / "1"
     shutil.copytree(iris_model_dir, target)
     sidecar = json.loads((target / "model.json").read_text())
+    if input_dtype == "bool":
+        sidecar["input_sample"] = [[True, False, True, True]]
+    elif input_dtype[0] in "iu":
+        sidecar["input_sample"] = [[1, 0, 1, 1]]
     (target / "model.json").write_text(json.dumps({**sidecar, "input_dtype": input_dtype}))
     client = make_client(None, target)
-    assert client.get(f"/v2/models/{MODEL}").get_json()["inputs"][0]["datatype"] == datatype
-    answer = infer(client, {"inputs": [v2_tensor(datatype=datatype)]})
+    dtype = np.dtype(input_dtype)
+    expected = V2_DATATYPE[input_dtype]
+    assert client.get(f"/v2/models/{MODEL}").get_json()["inputs"][0]["datatype"] == expected
+    rows = sidecar["input_sample"]
+    answer = infer(client, {"inputs": [v2_tensor(rows, datatype=expected)]})
     assert answer.status_code == 200, answer.get_json()
-    assert answer.get_json()["outputs"][0]["data"] == score_answer(client)
+    assert answer.get_json()["outputs"][0]["data"] == score_answer(client, rows)
+    assert datatype_of(dtype.newbyteorder(">")) == expected
