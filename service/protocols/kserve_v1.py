@@ -14,7 +14,6 @@ from service.inputs import parse_json_body
 from service.pipeline import current_scoring
 from service.protocols.scoring import (
     ServedModel,
-    error_document,
     json_response,
     predict,
     read_body,
@@ -50,5 +49,5 @@ def blueprint(model: ServedModel) -> Blueprint:
     bp.add_url_rule(
         "/<name>:predict_proba", "predict_proba", infer, methods=["POST"], defaults={"method": "predict_proba"}
     )
-    render_errors(bp, error_document)
+    render_errors(bp)
     return bp

@@ -115,7 +115,7 @@ def error_document(status: int, message: str) -> dict:
     return {"error": message}
 
 
-def render_errors(blueprint: Blueprint, error_body: Callable[[int, str], dict]) -> None:
+def render_errors(blueprint: Blueprint, error_body: Callable[[int, str], dict] = error_document) -> None:
     """Give every error of ``blueprint``'s routes the protocol's own body ``error_body(status, message)``.
 
     The app's error handlers (service.pipeline) answer every error, also auth, limits and readiness from its hooks,

@@ -22,7 +22,6 @@ from service.pipeline import current_scoring
 from service.protocols.scoring import (
     METHODS,
     ServedModel,
-    error_document,
     json_response,
     predict,
     read_body,
@@ -61,7 +60,7 @@ def blueprint(model: ServedModel) -> Blueprint:
         bp.add_url_rule(prefix, "model_metadata", api.model_metadata, methods=["GET"])
         bp.add_url_rule(f"{prefix}/ready", "model_ready", api.model_ready, methods=["GET"])
         bp.add_url_rule(f"{prefix}/infer", "infer", api.infer, methods=["POST"])
-    render_errors(bp, error_document)
+    render_errors(bp)
     return bp
 
 
