@@ -241,8 +241,13 @@ def _read_tensor(tensor: object, index: int, blobs: _Blobs) -> tuple[str, list[i
             f'Input "{_shown(name)}" has datatype {quote(str(datatype))}, but a tensor of numbers is expected: '
             f"{', '.join(DATATYPES)}."
         )
-    parameters = tensor.get("parameters")
-    size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+    parameters = tensor.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise BadInput(
+            f'Input "{_shown(name)}" has parameters {quote(str(parameters))}, but a JSON object is expected, e.g. '
+            '{"binary_data_size": 32}.'
+        )
+    size = parameters.get("binary_data_size")
     if size is not None:
         dtype = DATATYPES[datatype]
         raw = blobs.take(name, size)

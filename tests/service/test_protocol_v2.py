@@ -154,6 +154,10 @@ def test_binary_size_mismatch_is_400(nocode, mutate, message):
         ),
         ({"inputs": [v2_tensor()], "outputs": [{"name": "transform"}]}, "Output 'transform' is not an output"),
         (
+            {"inputs": [{**v2_tensor(), "parameters": [1]}]},
+            'Input "input-0" has parameters \'[1]\', but a JSON object is expected, e.g. {"binary_data_size": 32}.',
+        ),
+        (
             {"inputs": [v2_tensor()], "outputs": [{"name": "predict", "parameters": [1]}]},
             "Output 'predict' has parameters '[1]', but a JSON object is expected, e.g. {\"binary_data\": true}.",
         ),
