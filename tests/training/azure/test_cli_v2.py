@@ -56,12 +56,12 @@ def test_help_says_v1_is_out_of_support_and_v2_is_current(offline_env):
 
 def test_submit_dry_run_prints_the_environment_and_job_yaml(offline_env):
     result = _cli(offline_env, "submit", "--backend", "v2", "--dry-run", "--kernel", "rbf", "--penalty", "0.5",
-                  "--compute", "cpu-cluster", "--base-image", "mcr.microsoft.com/azureml/custom:1")
+                  "--compute", "cpu-cluster", "--base-image", "example.invalid/custom:1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("=== Azure ML job (dry run, nothing is submitted; SDK v2) ===\n")
     documents = _documents(result.stdout)
     environment, job = documents["environment.yml"], documents["job.yml"]
-    assert environment["image"] == "mcr.microsoft.com/azureml/custom:1" and environment["name"] == "sklearn-iris"
+    assert environment["image"] == "example.invalid/custom:1" and environment["name"] == "sklearn-iris"
     assert "scikit-learn==1.9.1" in environment["conda_file"]["dependencies"][2]["pip"]
     assert job == {
         "code": "training/job", "type": "command", "compute": "azureml:cpu-cluster",
@@ -99,7 +99,7 @@ def test_deploy_dry_run_defaults_to_the_scoring_script(offline_env):
 
 
 def test_emit_yaml_writes_files_and_sends_nothing(offline_env, tmp_path):
-    result = _cli(offline_env, "deploy", "sklearn-iris", "--backend", "v2", "--image", "reg.example/scoring:1",
+    result = _cli(offline_env, "deploy", "sklearn-iris", "--backend", "v2", "--image", "example.invalid/scoring:1",
                   "--emit-yaml", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [f"Wrote {tmp_path / name}" for name in

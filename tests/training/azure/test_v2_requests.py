@@ -21,6 +21,7 @@ from training.azure.backend import Connection  # noqa: E402
 from training.azure.errors import AzureError, RunFailed  # noqa: E402
 from training.azure.spec import (  # noqa: E402
     CONDA_FILE,
+    DEFAULT_BASE_IMAGE,
     REPO_ROOT,
     ComputeSpec,
     DeploySpec,
@@ -32,7 +33,8 @@ from training.azure.v2 import AzureBackend  # noqa: E402
 from training.azure.v2_objects import content_version  # noqa: E402
 
 CONNECTION = Connection(timeout=60)
-IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+IMAGE = DEFAULT_BASE_IMAGE
+SCORING_IMAGE = "example.invalid/sklearn-scoring:1"
 ENV_VERSION = content_version(IMAGE, CONDA_FILE.read_bytes())
 ENV_ID = f"{WORKSPACE_PATH}/environments/sklearn-iris/versions/{ENV_VERSION}"
 CLUSTER = {"properties": {"computeType": "AmlCompute", "properties": {"vmSize": "STANDARD_D2_V2"}}}
@@ -248,7 +250,7 @@ def test_deploy_with_the_scoring_script(azure, tmp_path):
 def test_deploy_our_container_image(azure):
     fake, backend = azure
     _registered_model(fake)
-    spec = DeploySpec("sklearn-iris", model_version=3, image="registry.example/sklearn-scoring:1", instance_count=2)
+    spec = DeploySpec("sklearn-iris", model_version=3, image=SCORING_IMAGE, instance_count=2)
     outcome = backend.deploy(spec, CONNECTION)
 
     (environment,) = fake.sent("PUT", "^/environments/")
@@ -258,7 +260,7 @@ def test_deploy_our_container_image(azure):
     version = environment.resource.rsplit("/", 1)[1]
     assert environment.resource.startswith("/environments/sklearn-iris-container/versions/")
     assert environment.body == {"properties": {
-        "image": "registry.example/sklearn-scoring:1", "isAnonymous": False, "isArchived": False,
+        "image": SCORING_IMAGE, "isAnonymous": False, "isArchived": False,
         "inferenceConfig": routes, "description": "the scoring service's own container image"}}
     (deployment,) = fake.sent("PUT", "/deployments/")
     assert deployment.body == {"location": "westeurope", "properties": {
@@ -283,7 +285,7 @@ def test_a_failed_deployment_ends_with_its_logs_and_keeps_the_traffic(azure):
     fake.store = failing
     with pytest.raises(RunFailed, match="Deployment blue of sklearn-iris ended as Failed; its logs:\n"
                                         "Model directory check failed"):
-        backend.deploy(DeploySpec("sklearn-iris", model_version=3, image="registry.example/scoring:1"), CONNECTION)
+        backend.deploy(DeploySpec("sklearn-iris", model_version=3, image=SCORING_IMAGE), CONNECTION)
     (logs,) = fake.sent("POST", "/getLogs$")
     assert logs.resource == "/onlineEndpoints/sklearn-iris/deployments/blue/getLogs" and logs.body == {"tail": 100}
     assert [r.body["properties"]["traffic"] for r in fake.sent("PUT", "^/onlineEndpoints/sklearn-iris$")] == [{}]

@@ -7,7 +7,15 @@ import pytest
 
 ml = pytest.importorskip("azure.ai.ml", reason="azure-ai-ml is not installed: pip install -r requirements-azure.txt")
 
-from training.azure.spec import REPO_ROOT, ComputeSpec, DeploySpec, JobSpec, RegisterSpec, SweepSpec  # noqa: E402
+from training.azure.spec import (  # noqa: E402
+    DEFAULT_BASE_IMAGE,
+    REPO_ROOT,
+    ComputeSpec,
+    DeploySpec,
+    JobSpec,
+    RegisterSpec,
+    SweepSpec,
+)
 from training.azure.v2 import AzureBackend  # noqa: E402
 from training.azure.v2_yaml import to_dict, write_yaml  # noqa: E402
 
@@ -46,7 +54,7 @@ def test_job_files(tmp_path):
         {"kernel": "poly", "penalty": 1.5}, "azureml:cpu-cluster", "train_iris")
     environment = files["environment.yml"]
     assert job["environment"] == f"azureml:sklearn-iris:{environment['version']}"
-    assert environment["image"] == "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+    assert environment["image"] == DEFAULT_BASE_IMAGE
 
 
 def test_sweep_files(tmp_path):
@@ -86,7 +94,7 @@ def test_deployment_files_scoring_script_copies_its_code(tmp_path):
 
 
 def test_deployment_files_container(tmp_path):
-    spec = DeploySpec("sklearn-iris", image="registry.example/sklearn-scoring:1", port=8080)
+    spec = DeploySpec("sklearn-iris", image="example.invalid/sklearn-scoring:1", port=8080)
     files = _round_trip(AzureBackend().deploy_entities(spec), tmp_path)
     assert files["environment.yml"]["inference_config"] == {
         "liveness_route": {"path": "/health/live", "port": 8080},
