@@ -4,6 +4,7 @@ Same contract as v1.py: calls that only talk to Azure are bounded by the connect
 waiting for a job, a sweep or a deployment is not bounded (the user asked to wait and sees the streamed logs).
 """
 
+import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from training.azure.v2_objects import (
 )
 from training.azure.v2_workspace import connect, v2_call
 from training.azure.v2_yaml import describe, write_yaml
+from training.azure.workspace import first_line
 
 BEST_CHILD = "best_child_run_id"  # the sweep job property naming its best trial
 
@@ -104,7 +106,7 @@ class AzureBackend:
         submitted = _submit(ml, build_command_job(job, environment), job.experiment, connection)
         if not (wait or register):
             return Outcome(submitted.name, "Submitted", submitted.studio_url)
-        status = _wait(ml, submitted.name, "Job")
+        status = _wait(ml, submitted.name, "Job", connection)
         model = _register_job(ml, submitted.name, register, connection)
         return Outcome(submitted.name, status, submitted.studio_url, model=model)
 
@@ -117,7 +119,7 @@ class AzureBackend:
         submitted = _submit(ml, build_sweep_job(sweep, environment), sweep.job.experiment, connection)
         if not (wait or register):
             return Outcome(submitted.name, "Submitted", submitted.studio_url)
-        status = _wait(ml, submitted.name, "Sweep")
+        status = _wait(ml, submitted.name, "Sweep", connection)
         finished = v2_call(f"read sweep {submitted.name}", lambda: ml.jobs.get(submitted.name), connection.timeout)
         best = (finished.properties or {}).get(BEST_CHILD)
         if not best:
@@ -146,14 +148,7 @@ class AzureBackend:
         deployment = build_deployment(deploy, f"azureml:{model.name}:{model.version}", environment)
         v2_call(f"create endpoint {deploy.service_name}",
                 lambda: ml.online_endpoints.begin_create_or_update(build_endpoint(deploy)).result(), None)
-        created = v2_call(f"create deployment {deploy.deployment_name}",
-                          lambda: ml.online_deployments.begin_create_or_update(deployment).result(), None)
-        state = _text(created.provisioning_state)
-        if state != "Succeeded":
-            logs = v2_call("read the deployment logs", lambda: ml.online_deployments.get_logs(
-                deploy.deployment_name, deploy.service_name, lines=100), connection.timeout)
-            raise RunFailed(f"Deployment {deploy.deployment_name} of {deploy.service_name} ended as "
-                            f"{state}; its logs:\n{(logs or '')[-3000:]}")
+        state = _text(_create_deployment(ml, deployment, connection).provisioning_state)
         traffic = {deploy.deployment_name: 100}
         endpoint = v2_call(f"send all traffic of {deploy.service_name} to {deploy.deployment_name}",
                            lambda: ml.online_endpoints.begin_create_or_update(build_endpoint(deploy, traffic)).result(),
@@ -214,6 +209,30 @@ def _ensure_compute(ml, job: JobSpec, connection: Connection) -> None:
             lambda: ml.compute.begin_create_or_update(build_compute(compute)).result(), None)
 
 
+def _create_deployment(ml, deployment, connection: Connection):
+    """Create the deployment and wait for it; a deployment the service reports as failed ends with its logs.
+
+    The service answers asynchronously and azure-core's poller raises ``HttpResponseError`` when the operation ends
+    Failed: that is the deployment failing (RunFailed, with the log tail), not the workspace being unreachable.
+    """
+    failed = require_sdk("azure.core.exceptions", sdk="v2").HttpResponseError
+    what = f"deployment {deployment.name} of {deployment.endpoint_name}"
+    poller = v2_call(f"create {what}", lambda: ml.online_deployments.begin_create_or_update(deployment), None)
+    print(f"Waiting for {what} (each dot is one status check; this takes minutes)", flush=True)
+    try:
+        return v2_call(f"wait for {what}", poller.result, None)
+    except WorkspaceUnreachable as exc:
+        if not isinstance(exc.__cause__, failed):
+            raise
+        logs = v2_call(f"read the logs of {what}", lambda: ml.online_deployments.get_logs(
+            deployment.name, deployment.endpoint_name, lines=100), connection.timeout)
+        raise RunFailed(f"Deployment {deployment.name} of {deployment.endpoint_name} failed: "
+                        f"{first_line(exc.__cause__)}; its logs:\n"
+                        f"{(logs or '')[-3000:]}") from exc.__cause__
+    finally:
+        print()  # ends the poller's line of dots
+
+
 def _submit(ml, job, experiment: str, connection: Connection):
     submitted = v2_call(f"submit to experiment {experiment}", lambda: ml.jobs.create_or_update(job),
                         connection.timeout)
@@ -221,12 +240,39 @@ def _submit(ml, job, experiment: str, connection: Connection):
     return submitted
 
 
-def _wait(ml, name: str, what: str) -> str:
-    v2_call(f"follow {name}", lambda: ml.jobs.stream(name), None)
-    status = _text(ml.jobs.get(name).status)
+def _wait(ml, name: str, what: str, connection: Connection) -> str:
+    """Stream the job until it ends; a job that did not complete is RunFailed with the error it reported.
+
+    ``ml.jobs.stream`` raises ``JobException`` when the job fails (or the stream is interrupted): an outcome of the
+    job, not of the connection, so it is not left to :func:`v2_call`.
+    """
+    job_exception = require_sdk("azure.ai.ml.exceptions", sdk="v2").JobException
+
+    def stream():
+        try:
+            ml.jobs.stream(name)
+        except job_exception as exc:
+            return exc
+        return None
+
+    stopped = v2_call(f"follow {name}", stream, None)
+    status = _text(v2_call(f"read the status of {name}", lambda: ml.jobs.get(name).status, connection.timeout))
     if status != "Completed":
-        raise RunFailed(f"{what} {name} ended as {status}.")
+        reason = f": {_job_error(stopped)}" if stopped else "."
+        raise RunFailed(f"{what} {name} ended as {status}{reason}")
     return status
+
+
+def _job_error(exc: BaseException) -> str:
+    """The error in a ``JobException``: its message is ``Exception :`` and the run's error as indented JSON."""
+    text = str(getattr(exc, "message", None) or exc)
+    try:
+        error = json.loads(text[text.index("{"):])
+    except ValueError:  # no JSON: a plain message (e.g. the stream was interrupted)
+        return " ".join(text.split())[:1000]
+    while isinstance(error.get("error"), dict):
+        error = error["error"]
+    return f"{error.get('code')}: {error.get('message')}"
 
 
 def _register_job(ml, job_name: str, register: RegisterSpec | None, connection: Connection) -> str | None:

@@ -3,9 +3,11 @@
 Mounted as the only adapter of the ``requests.Session`` behind the ``MLClient`` transport (and, for the blob clients
 azure-ai-ml builds without that transport, in place of ``HTTPAdapter.send``). It answers like the service would for
 what the v2 backend calls: a PUT stores the body and returns it with ``id``, ``name`` and ``provisioningState:
-Succeeded`` (a job also "writes" ``job_outputs`` to its artifact blobs); a GET returns what is stored or 404; a
-code-asset hash lookup finds an existing asset (so the job snapshot is not uploaded); the datastores, their key, the
-workspace and its discovery document are canned; blobs are kept by path and listed.
+Succeeded`` (a job also "writes" ``job_outputs`` to its artifact blobs and ends as ``job_status``); an online
+deployment PUT is answered as the service does, asynchronously: 201 + ``Azure-AsyncOperation``, whose operation ends
+as ``deployment_state``; a GET returns what is stored or 404; a code-asset hash lookup finds an existing asset (so the
+job snapshot is not uploaded); the datastores, their key, the workspace and its discovery document are canned; blobs
+are kept by path and listed.
 """
 
 import io
@@ -35,6 +37,10 @@ REGION_API = "https://westeurope.api.azureml.ms"
 DISCOVERY = f"{REGION_API}/discovery"
 JOB_LOG = b"Accuracy of SVM classifier on test set: 0.97\n"  # what a streamed job log says
 DEPLOYMENT_LOG = "Model directory check failed: model.json not found"  # what a failed deployment's log says
+OPERATIONS = f"{ARM}/subscriptions/{SUBSCRIPTION}/providers/Microsoft.MachineLearningServices/locations/westeurope/" \
+             "mfeOperationsStatus"  # where the service reports its asynchronous operations
+JOB_ERROR = {"code": "UserError", "message": "Execution failed: ValueError: unknown kernel"}  # a failed job's error
+DEPLOYMENT_ERROR = {"code": "ResourceNotReady", "message": "User container has crashed or terminated."}
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,9 @@ class FakeAzure(BaseAdapter):
         self.requests: list[Request] = []
         self.resources: dict[str, dict] = {}
         self.blobs: dict[str, bytes] = {}
+        self.job_status = "Completed"  # what every job ends as
+        self.deployment_state = "Succeeded"  # what every online deployment's creation ends as
+        self.operations: dict[str, str] = {}  # asynchronous operation id -> its final status
 
     def send(self, request, **kwargs):
         url = urlsplit(request.url)
@@ -82,8 +91,9 @@ class FakeAzure(BaseAdapter):
             parsed = body
         recorded = Request(request.method, f"{url.scheme}://{url.netloc}{path}", url.query, parsed)
         self.requests.append(recorded)
-        status, payload = self._answer(recorded, body)
+        status, payload, *headers = self._answer(recorded, body)
         response = _response(request, status, payload)
+        response.headers.update(*headers)
         if recorded.path.startswith(STORAGE) and status == 200:  # what blob downloads and listings read
             response.headers.update({"Content-Type": "application/xml" if payload.startswith(b"<?xml")
                                      else "application/octet-stream", "x-ms-blob-type": "BlockBlob",
@@ -117,8 +127,9 @@ class FakeAzure(BaseAdapter):
         if details:
             log = f"ExperimentRun/dcid.{details.group(1)}/user_logs/std_log.txt"
             self.blobs.setdefault(log, JOB_LOG)
-            return 200, {"runId": details.group(1), "status": "Completed",
-                         "logFiles": {"user_logs/std_log.txt": f"{STORAGE}/{log}"}}
+            failed = {"error": {"error": JOB_ERROR}} if self.job_status == "Failed" else {}
+            return 200, {"runId": details.group(1), "status": self.job_status,
+                         "logFiles": {"user_logs/std_log.txt": f"{STORAGE}/{log}"}, **failed}
         if request.method == "GET" and "hash=" in request.query and path.endswith("/versions"):
             asset = self.store(path + "/1", {"properties": {"codeUri": CODE_URI}})
             return 200, {"value": [asset]}
@@ -139,11 +150,26 @@ class FakeAzure(BaseAdapter):
             return 200, {"content": DEPLOYMENT_LOG}
         if request.method == "POST" and path.endswith("/listKeys"):
             return 200, {"primaryKey": "primary-offline", "secondaryKey": "secondary-offline"}
+        if request.method == "PUT" and re.search(r"/onlineEndpoints/[^/]+/deployments/[^/]+$", path):
+            return self._accept_deployment(path, request.body)
+        if request.method == "GET" and path.startswith(OPERATIONS + "/"):
+            status = self.operations[path.rsplit("/", 1)[1]]
+            return 200, {"status": status, **({"error": DEPLOYMENT_ERROR} if status == "Failed" else {})}
         if request.method == "PUT":
             return 200, self.store(path, json.loads(json.dumps(request.body)))
         if request.method == "GET" and path in self.resources:
             return 200, self.resources[path]
         return 404, {"error": {"code": "NotFound", "message": f"{path} not found (offline fake)"}}
+
+    def _accept_deployment(self, path: str, body: dict) -> tuple[int, dict, dict]:
+        """201 + ``Azure-AsyncOperation``; the stored deployment and the operation end as ``deployment_state``."""
+        stored = self.store(path, json.loads(json.dumps(body)))
+        stored["properties"]["provisioningState"] = self.deployment_state
+        operation = f"op-{len(self.operations) + 1}"
+        self.operations[operation] = self.deployment_state
+        creating = json.loads(json.dumps(stored))
+        creating["properties"]["provisioningState"] = "Creating"
+        return 201, creating, {"Azure-AsyncOperation": f"{OPERATIONS}/{operation}?api-version=2023-04-01"}
 
     def add(self, resource: str, body: dict) -> dict:
         """Put ``body`` at ``resource`` below the workspace (e.g. ``/computes/cpu-cluster``), as if it existed."""
@@ -156,7 +182,7 @@ class FakeAzure(BaseAdapter):
         properties["provisioningState"] = "Succeeded"
         if "/jobs/" in path:
             artifacts = f"ExperimentRun/dcid.{name}"
-            properties.update(status="Completed", services={"Studio": {
+            properties.update(status=self.job_status, services={"Studio": {
                 "jobServiceType": "Studio", "endpoint": f"https://ml.azure.com/runs/{name}"}})
             properties.setdefault("outputs", {})["default"] = {
                 "jobOutputType": "uri_folder", "uri": f"azureml://datastores/workspaceartifactstore/paths/{artifacts}"}

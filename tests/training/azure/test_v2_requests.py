@@ -15,7 +15,7 @@ import yaml
 
 pytest.importorskip("azure.ai.ml", reason="azure-ai-ml is not installed: pip install -r requirements-azure.txt")
 
-from fake_arm import STORAGE, WORKSPACE_PATH  # noqa: E402
+from fake_arm import DEPLOYMENT_LOG, STORAGE, WORKSPACE_PATH  # noqa: E402
 
 from training.azure.backend import Connection  # noqa: E402
 from training.azure.errors import AzureError, RunFailed  # noqa: E402
@@ -274,21 +274,23 @@ def test_deploy_our_container_image(azure):
 def test_a_failed_deployment_ends_with_its_logs_and_keeps_the_traffic(azure):
     fake, backend = azure
     _registered_model(fake)
-    keep = fake.store
-
-    def failing(path, resource):  # the service reports the deployment as Failed
-        stored = keep(path, resource)
-        if "/deployments/" in path:
-            stored["properties"]["provisioningState"] = "Failed"
-        return stored
-
-    fake.store = failing
-    with pytest.raises(RunFailed, match="Deployment blue of sklearn-iris ended as Failed; its logs:\n"
-                                        "Model directory check failed"):
+    fake.deployment_state = "Failed"  # the service's asynchronous operation ends Failed
+    with pytest.raises(RunFailed, match="Deployment blue of sklearn-iris failed: .*User container has crashed.*"
+                                        "; its logs:\nModel directory check failed"):
         backend.deploy(DeploySpec("sklearn-iris", model_version=3, image=SCORING_IMAGE), CONNECTION)
+    assert fake.sent("GET", "/mfeOperationsStatus/op-1$"), "the poller followed Azure-AsyncOperation"
     (logs,) = fake.sent("POST", "/getLogs$")
     assert logs.resource == "/onlineEndpoints/sklearn-iris/deployments/blue/getLogs" and logs.body == {"tail": 100}
     assert [r.body["properties"]["traffic"] for r in fake.sent("PUT", "^/onlineEndpoints/sklearn-iris$")] == [{}]
+
+
+def test_a_failed_job_ends_as_failed_with_its_error(azure):
+    fake, backend = azure
+    fake.job_status = "Failed"
+    with pytest.raises(RunFailed, match=r"Job \w+ ended as Failed: .*Execution failed: ValueError: unknown kernel"):
+        backend.submit_job(JobSpec(compute=ComputeSpec("cpu-cluster")), CONNECTION, wait=True,
+                           register=RegisterSpec("sklearn-iris"))
+    assert fake.sent("PUT", "^/models/") == []
 
 
 def test_a_missing_cluster_stops_before_the_job_is_sent(fake_azure):
@@ -365,3 +367,15 @@ def test_cli_deploy_prints_the_scoring_uri_and_a_curl(cli_v2):
         "-d '{\"data\": [[5.1, 3.5, 1.4, 0.2]]}' https://sklearn-iris.westeurope.inference.ml.azure.com/score"]
     assert fake.sent("PUT", "/deployments/blue$")[0].body["properties"]["codeConfiguration"]["scoringScript"] == \
         "service/score.py"
+
+
+def test_cli_failed_job_and_deployment_exit_3_with_the_error(cli_v2):
+    fake, cli = cli_v2
+    fake.job_status, fake.deployment_state = "Failed", "Failed"
+    _registered_model(fake)
+    code, out, err = cli("submit", "--backend", "v2", "--compute", "cpu-cluster", "--wait")
+    assert code == 3, err
+    assert "ended as Failed" in err and "unknown kernel" in err and "Execution Summary" in out
+    code, out, err = cli("deploy", "sklearn-iris:3", "--backend", "v2")
+    assert code == 3, err
+    assert "Deployment blue of sklearn-iris failed" in err and f"its logs:\n{DEPLOYMENT_LOG}" in err
