@@ -138,7 +138,10 @@ class AzureBackend:
         return Outcome(None, "Registered", model=f"{created.name}:{created.version}")
 
     def deploy(self, deploy: DeploySpec, connection: Connection) -> Outcome:
-        """Create the endpoint and deployment, wait until it succeeds, then send all traffic to it."""
+        """Create the endpoint when missing and the deployment; once that succeeded, send all traffic to it.
+
+        An existing endpoint is not rewritten before then: its live deployments keep their traffic if this one fails.
+        """
         ml = self._connect(connection)
         version = None if deploy.model_version is None else str(deploy.model_version)
         model = v2_call(f"find model {deploy.model_name} in the workspace",
@@ -146,13 +149,13 @@ class AzureBackend:
                         connection.timeout)
         environment = _ensure_environment(ml, _deployment_environment(deploy), connection)
         deployment = build_deployment(deploy, f"azureml:{model.name}:{model.version}", environment)
-        v2_call(f"create endpoint {deploy.service_name}",
-                lambda: ml.online_endpoints.begin_create_or_update(build_endpoint(deploy)).result(), None)
+        _ensure_endpoint(ml, deploy, connection)
         state = _text(_create_deployment(ml, deployment, connection).provisioning_state)
-        traffic = {deploy.deployment_name: 100}
+        endpoint = v2_call(f"read endpoint {deploy.service_name}", lambda: ml.online_endpoints.get(deploy.service_name),
+                           connection.timeout)
+        endpoint.traffic = {deploy.deployment_name: 100}
         endpoint = v2_call(f"send all traffic of {deploy.service_name} to {deploy.deployment_name}",
-                           lambda: ml.online_endpoints.begin_create_or_update(build_endpoint(deploy, traffic)).result(),
-                           None)
+                           lambda: ml.online_endpoints.begin_create_or_update(endpoint).result(), None)
         return Outcome(None, state, model=f"{model.name}:{model.version}",
                        scoring_uri=endpoint.scoring_uri,
                        sample_request=sample_request(endpoint.scoring_uri, model.properties, no_code=False, auth=True))
@@ -207,6 +210,21 @@ def _ensure_compute(ml, job: JobSpec, connection: Connection) -> None:
                              f"--create-compute (vm size {compute.vm_size}, max {compute.max_nodes} nodes).") from exc
     v2_call(f"create compute cluster {compute.name}",
             lambda: ml.compute.begin_create_or_update(build_compute(compute)).result(), None)
+
+
+def _ensure_endpoint(ml, deploy: DeploySpec, connection: Connection) -> None:
+    """Create the endpoint (key auth, no traffic yet) unless it exists; an existing one is left as it is."""
+    not_found = require_sdk("azure.core.exceptions", sdk="v2").ResourceNotFoundError
+    try:
+        v2_call(f"find endpoint {deploy.service_name}", lambda: ml.online_endpoints.get(deploy.service_name),
+                connection.timeout)
+        print(f"Updating endpoint {deploy.service_name}")
+    except WorkspaceUnreachable as exc:
+        if not isinstance(exc.__cause__, not_found):
+            raise
+        v2_call(f"create endpoint {deploy.service_name}",
+                lambda: ml.online_endpoints.begin_create_or_update(build_endpoint(deploy)).result(), None)
+        print(f"Created endpoint {deploy.service_name}")
 
 
 def _create_deployment(ml, deployment, connection: Connection):

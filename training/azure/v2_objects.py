@@ -207,9 +207,9 @@ def model_reference(spec: DeploySpec) -> str:
             else f"azureml:{spec.model_name}:{spec.model_version}")
 
 
-def build_endpoint(spec: DeploySpec, traffic: dict[str, int] | None = None):
-    """``ManagedOnlineEndpoint(name, auth_mode=key)``, with ``traffic`` once the deployment is up."""
-    return _entities().ManagedOnlineEndpoint(name=spec.service_name, auth_mode="key", traffic=traffic,
+def build_endpoint(spec: DeploySpec):
+    """A new ``ManagedOnlineEndpoint(name, auth_mode=key)`` without traffic: it moves once a deployment is up."""
+    return _entities().ManagedOnlineEndpoint(name=spec.service_name, auth_mode="key",
                                              description=f"{spec.model_name} scoring service")
 
 

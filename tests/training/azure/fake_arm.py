@@ -7,7 +7,7 @@ Succeeded`` (a job also "writes" ``job_outputs`` to its artifact blobs and ends 
 deployment PUT is answered as the service does, asynchronously: 201 + ``Azure-AsyncOperation``, whose operation ends
 as ``deployment_state``; a GET returns what is stored or 404; a code-asset hash lookup finds an existing asset (so the
 job snapshot is not uploaded); the datastores, their key, the workspace and its discovery document are canned; blobs
-are kept by path and listed.
+are kept by path and listed, as are an endpoint's deployments.
 """
 
 import io
@@ -157,6 +157,8 @@ class FakeAzure(BaseAdapter):
             return 200, {"status": status, **({"error": DEPLOYMENT_ERROR} if status == "Failed" else {})}
         if request.method == "PUT":
             return 200, self.store(path, json.loads(json.dumps(request.body)))
+        if request.method == "GET" and re.search(r"/onlineEndpoints/[^/]+/deployments$", path):
+            return 200, {"value": [body for key, body in self.resources.items() if key.rsplit("/", 1)[0] == path]}
         if request.method == "GET" and path in self.resources:
             return 200, self.resources[path]
         return 404, {"error": {"code": "NotFound", "message": f"{path} not found (offline fake)"}}

@@ -15,7 +15,7 @@ import yaml
 
 pytest.importorskip("azure.ai.ml", reason="azure-ai-ml is not installed: pip install -r requirements-azure.txt")
 
-from fake_arm import DEPLOYMENT_LOG, STORAGE, WORKSPACE_PATH  # noqa: E402
+from fake_arm import ARM, DEPLOYMENT_LOG, STORAGE, WORKSPACE_PATH  # noqa: E402
 
 from training.azure.backend import Connection  # noqa: E402
 from training.azure.errors import AzureError, RunFailed  # noqa: E402
@@ -215,11 +215,12 @@ ENDPOINT_BODY = {"location": "westeurope", "properties": {
 
 def _assert_endpoint_then_traffic(fake, outcome):
     first, last = fake.sent("PUT", "^/onlineEndpoints/sklearn-iris$")
-    assert first.body == ENDPOINT_BODY
+    assert first.body == ENDPOINT_BODY, "a new endpoint is created without traffic"
     assert last.body["properties"]["traffic"] == {"blue": 100}
     order = [r.resource for r in fake.sent("PUT", "^/onlineEndpoints/")]
     assert order == ["/onlineEndpoints/sklearn-iris", "/onlineEndpoints/sklearn-iris/deployments/blue",
                      "/onlineEndpoints/sklearn-iris"], "traffic moves only once the deployment succeeded"
+    assert fake.sent("GET", "/mfeOperationsStatus/op-1$"), "the deployment was followed asynchronously"
     assert outcome.scoring_uri == "https://sklearn-iris.westeurope.inference.ml.azure.com/score"
     assert outcome.sample_request == (
         "curl -s -H 'Content-Type: application/json' -H \"Authorization: Bearer $SERVICE_KEY\" "
@@ -271,9 +272,35 @@ def test_deploy_our_container_image(azure):
     _assert_endpoint_then_traffic(fake, outcome)
 
 
+LIVE_ENDPOINT = {"location": "westeurope", "identity": {"type": "SystemAssigned"}, "tags": {"team": "ml"},
+                 "properties": {"authMode": "Key", "description": "serving green", "traffic": {"green": 100}}}
+
+
+def _live_endpoint(fake):
+    """The endpoint already serves deployment green."""
+    fake.add("/onlineEndpoints/sklearn-iris", json.loads(json.dumps(LIVE_ENDPOINT)))
+    fake.add("/onlineEndpoints/sklearn-iris/deployments/green", {
+        "location": "westeurope", "sku": {"name": "Default", "capacity": 1},
+        "properties": {"endpointComputeType": "Managed", "instanceType": "Standard_DS3_v2"}})
+
+
+def test_a_redeploy_leaves_the_live_endpoint_alone_until_the_deployment_succeeded(azure):
+    fake, backend = azure
+    _registered_model(fake)
+    _live_endpoint(fake)
+    backend.deploy(DeploySpec("sklearn-iris", model_version=3, image=SCORING_IMAGE), CONNECTION)
+
+    order = [r.resource for r in fake.sent("PUT", "^/onlineEndpoints/")]
+    assert order == ["/onlineEndpoints/sklearn-iris/deployments/blue", "/onlineEndpoints/sklearn-iris"]
+    (endpoint,) = fake.sent("PUT", "^/onlineEndpoints/sklearn-iris$")
+    assert endpoint.body["properties"]["traffic"] == {"blue": 100}
+    assert (endpoint.body["properties"]["description"], endpoint.body["tags"]) == ("serving green", {"team": "ml"})
+
+
 def test_a_failed_deployment_ends_with_its_logs_and_keeps_the_traffic(azure):
     fake, backend = azure
     _registered_model(fake)
+    _live_endpoint(fake)
     fake.deployment_state = "Failed"  # the service's asynchronous operation ends Failed
     with pytest.raises(RunFailed, match="Deployment blue of sklearn-iris failed: .*User container has crashed.*"
                                         "; its logs:\nModel directory check failed"):
@@ -281,7 +308,9 @@ def test_a_failed_deployment_ends_with_its_logs_and_keeps_the_traffic(azure):
     assert fake.sent("GET", "/mfeOperationsStatus/op-1$"), "the poller followed Azure-AsyncOperation"
     (logs,) = fake.sent("POST", "/getLogs$")
     assert logs.resource == "/onlineEndpoints/sklearn-iris/deployments/blue/getLogs" and logs.body == {"tail": 100}
-    assert [r.body["properties"]["traffic"] for r in fake.sent("PUT", "^/onlineEndpoints/sklearn-iris$")] == [{}]
+    assert fake.sent("PUT", "^/onlineEndpoints/sklearn-iris$") == [], "the live endpoint is not rewritten"
+    assert fake.resources[ARM + WORKSPACE_PATH + "/onlineEndpoints/sklearn-iris"]["properties"]["traffic"] == {
+        "green": 100}
 
 
 def test_a_failed_job_ends_as_failed_with_its_error(azure):
