@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from training.azure.errors import AzureError
+from training.azure.sdk import SDK_PROBES, require_sdk
 from training.azure.spec import DeploySpec, JobSpec, RegisterSpec, SweepSpec
 
 BACKENDS = {"v1": "training.azure.v1", "v2": "training.azure.v2"}
@@ -78,14 +79,18 @@ def default_backend(environ=os.environ) -> str:
 
 
 def get_backend(name: str = "v1") -> Backend:
-    """The backend called ``name``.
+    """The backend called ``name``, once its SDK is known to import (before its module, which may need the SDK's
+    dependencies).
 
     Raises
     ------
     AzureError
         Unknown backend name.
+    SdkMissing
+        The backend's SDK is not installed.
     """
     if name not in BACKENDS:
         raise AzureError(f"Azure ML backend {name!r} is not available; expected one of {', '.join(BACKENDS)} "
                          f"(--backend, or ${BACKEND_VARIABLE} for the default).")
+    require_sdk(SDK_PROBES[name], sdk=name)
     return importlib.import_module(BACKENDS[name]).AzureBackend()

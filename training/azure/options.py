@@ -15,7 +15,6 @@ from training.azure.backend import (
     default_backend,
     get_backend,
 )
-from training.azure.sdk import SDK_PROBES, require_sdk
 from training.azure.snapshot import check_snapshot, compute_snapshot, format_snapshot, stage_entry_source
 from training.azure.spec import (
     CONDA_FILE,
@@ -112,10 +111,8 @@ def register_spec(args: argparse.Namespace) -> RegisterSpec | None:
 
 
 def backend(args: argparse.Namespace) -> Backend:
-    """The backend chosen with ``--backend``, after checking that its SDK imports (SdkMissing otherwise)."""
-    chosen = get_backend(args.backend)
-    require_sdk(SDK_PROBES[args.backend], sdk=args.backend)
-    return chosen
+    """The backend chosen with ``--backend`` (SdkMissing when its SDK does not import)."""
+    return get_backend(args.backend)
 
 
 def connection(args: argparse.Namespace) -> Connection:

@@ -10,7 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
-import yaml  # PyYAML, a dependency of azure-ai-ml
+from training.azure.sdk import require_sdk
 
 # File names of the emitted documents, by the kind of entity (``az ml <kind> create -f <file>``).
 FILE_NAMES = {"Environment": "environment.yml", "Command": "job.yml", "SweepJob": "sweep.yml",
@@ -35,6 +35,7 @@ def to_dict(entity, base: Path) -> dict:
 
 def to_yaml(entity, base: Path | None = None) -> str:
     """The entity as ``az ml`` YAML with local paths relative to ``base`` (default: the working directory)."""
+    yaml = require_sdk("yaml", sdk="v2")  # PyYAML comes with azure-ai-ml; it is not a training requirement
     return yaml.safe_dump(to_dict(entity, Path(base or os.getcwd())), default_flow_style=False, sort_keys=True)
 
 

@@ -143,14 +143,33 @@ def test_secrets_in_the_job_folder_refuse_the_v2_upload_too(offline_env, tmp_pat
     assert not (tmp_path / "yaml").exists()
 
 
-def test_missing_v2_sdk_exits_2_with_the_install_command(offline_env, tmp_path):
-    (tmp_path / "azure").mkdir()  # stands for an environment without azure-ai-ml
-    (tmp_path / "azure" / "__init__.py").write_text("raise ImportError('No module named azure (simulated)')\n")
-    env = {**offline_env, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
-    result = _cli(env, "submit", "--backend", "v2", "--dry-run")
-    assert result.returncode == 2
-    assert "need the Azure ML SDK v2 (azure-ai-ml, azure-identity)" in result.stderr
+# `python -m training` where the Azure SDKs and PyYAML (not a training requirement) cannot be imported.
+WITHOUT_AZURE_EXTRA = """
+import sys
+
+class HideAzureExtra:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("azure", "azureml", "yaml"):
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden by the test)", name=name)
+
+sys.meta_path.insert(0, HideAzureExtra())
+from training.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize(("args", "sdk"), [
+    (("submit", "--backend", "v2", "--dry-run"), "v2 (azure-ai-ml, azure-identity)"),
+    (("deploy", "m", "--backend", "v2", "--emit-yaml", "out"), "v2 (azure-ai-ml, azure-identity)"),
+    (("sweep", "--azure", "--backend", "v1", "--dry-run"), "v1 (azureml-core, azureml-train-core)"),
+])
+def test_missing_sdk_exits_2_with_the_install_command(offline_env, tmp_path, args, sdk):
+    result = subprocess.run([sys.executable, "-c", WITHOUT_AZURE_EXTRA, *args], cwd=tmp_path, env=offline_env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert f"need the Azure ML SDK {sdk}" in result.stderr and "Traceback" not in result.stderr
     assert "pip install -r requirements-azure.txt" in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_no_workspace_config_exits_2(offline_env, tmp_path):
