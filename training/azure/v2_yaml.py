@@ -1,8 +1,8 @@
 """SDK v2 entities as ``az ml`` YAML: what the v2 dry run prints and ``--emit-yaml DIR`` writes.
 
-azure-ai-ml dumps local paths (``code``, a local model's ``path``) as absolute paths of this machine, whatever the
-entity holds; here they are written relative to the YAML file's folder (``az ml`` and ``azure.ai.ml.load_*`` resolve
-them from there), so the files can be committed and used from CI.
+azure-ai-ml dumps local paths (``code``, a local model's ``path``, a local input file) as absolute paths of this
+machine, whatever the entity holds; here they are written relative to the YAML file's folder (``az ml`` and
+``azure.ai.ml.load_*`` resolve them from there), so the files can be committed and used from CI.
 """
 
 import json
@@ -30,7 +30,21 @@ def to_dict(entity, base: Path) -> dict:
         for key in path_keys:
             if isinstance(holder, dict) and isinstance(holder.get(key), str) and os.path.isabs(holder[key]):
                 holder[key] = os.path.relpath(holder[key], base)
+    inputs = getattr(entity, "inputs", None) or {}
+    for name, value in (data.get("inputs") or {}).items():
+        _relative_input(value, getattr(inputs.get(name), "path", None), base)
     return data
+
+
+def _relative_input(value, path, base: Path) -> None:
+    """An input whose own ``path`` is a local file or folder, written relative to ``base`` (``value``, in place).
+
+    azure-ai-ml dumps such a path (``--data file.csv``) as ``azureml:<path>``, which ``az ml`` would read as a
+    registered asset; ``path`` is absolute as built, or relative to ``base`` as loaded back from the file.
+    """
+    if (isinstance(value, dict) and isinstance(path, str) and not path.startswith("azureml:")
+            and (base / path).exists()):
+        value["path"] = os.path.relpath(base / path, base)
 
 
 def to_yaml(entity, base: Path | None = None) -> str:

@@ -106,6 +106,17 @@ def test_emit_yaml_writes_files_and_sends_nothing(offline_env, tmp_path):
                                           ("environment.yml", "endpoint.yml", "deployment.yml")]
 
 
+def test_dry_run_and_emit_yaml_bind_a_local_data_file_by_its_relative_path(offline_env, tmp_path, iris_csv):
+    dry = _cli(offline_env, "submit", "--backend", "v2", "--dry-run", "--data", str(iris_csv), cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert _documents(dry.stdout)["job.yml"]["inputs"]["data"] == {"type": "uri_file", "path": "iris.csv"}
+    emitted = _cli(offline_env, "submit", "--backend", "v2", "--data", str(iris_csv), "--emit-yaml", "ci/azureml",
+                   cwd=tmp_path)
+    assert emitted.returncode == 0, emitted.stderr
+    job = yaml.safe_load((tmp_path / "ci" / "azureml" / "job.yml").read_text())
+    assert job["inputs"]["data"] == {"type": "uri_file", "path": "../../iris.csv"}
+
+
 def test_register_azure_dry_run_of_a_local_model_directory(offline_env, iris_model_dir):
     result = _cli(offline_env, "register", str(iris_model_dir), "--name", "sklearn-iris", "--azure",
                   "--backend", "v2", "--dry-run", "--tag", "team=ml")

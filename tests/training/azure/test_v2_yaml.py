@@ -4,6 +4,7 @@ import json
 import shutil
 
 import pytest
+import yaml
 
 ml = pytest.importorskip("azure.ai.ml", reason="azure-ai-ml is not installed: pip install -r requirements-azure.txt")
 
@@ -55,6 +56,25 @@ def test_job_files(tmp_path):
     environment = files["environment.yml"]
     assert job["environment"] == f"azureml:sklearn-iris:{environment['version']}"
     assert environment["image"] == DEFAULT_BASE_IMAGE
+
+
+def test_job_file_with_a_local_data_file(tmp_path, iris_csv):
+    entities = AzureBackend().job_entities(JobSpec(arguments=("--data", str(iris_csv), "--label", "species"),
+                                                   compute=ComputeSpec("cpu-cluster")))
+    files = _round_trip(entities, tmp_path / "yaml")
+    expected = {"type": "uri_file", "path": "../iris.csv"}  # the user's file, relative to the YAML: uploaded
+    assert files["job.yml"]["inputs"] == {"data": expected, "label": "species"}
+    assert yaml.safe_load((tmp_path / "yaml" / "job.yml").read_text())["inputs"]["data"] == expected
+    loaded = ml.load_job(tmp_path / "yaml" / "job.yml").inputs["data"]
+    assert (loaded.type, (tmp_path / "yaml" / loaded.path).resolve()) == ("uri_file", iris_csv.resolve())
+
+
+def test_a_registered_data_asset_stays_a_reference(tmp_path):
+    (tmp_path / "iris-data").write_text("a local file of the same name is not the asset\n")
+    entities = AzureBackend().job_entities(JobSpec(arguments=("--data", "azureml:iris-data"),
+                                                   compute=ComputeSpec("cpu-cluster")))
+    files = _round_trip(entities, tmp_path)
+    assert files["job.yml"]["inputs"]["data"] == {"type": "uri_file", "path": "azureml:iris-data"}
 
 
 def test_sweep_files(tmp_path):
