@@ -42,6 +42,18 @@ def add_key_value_option(parser: argparse.ArgumentParser, flag: str, help: str) 
     parser.add_argument(flag, type=key_value, action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
+def refuse_ignored(options: dict[str, object], where: str, hint: str) -> None:
+    """Refuse options (``{flag: parsed value}``) given where they would do nothing, rather than ignore them silently.
+
+    An option counts as given when its value is not None or False (so such options default to None or False).
+
+    Raises ``InvalidArgument`` naming them, ``where`` they have no effect, and the ``hint`` (what they need).
+    """
+    given = [flag for flag, value in options.items() if value is not None and value is not False]
+    if given:
+        raise InvalidArgument(f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect {where}: {hint}.")
+
+
 def model_ref(text: str) -> tuple[str, int | None]:
     """Split ``NAME[:VERSION]`` into the name and the version (None = latest).
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from training.azure import options
 from training.azure.errors import AzureError, RunFailed
 from training.azure.spec import REPO_ROOT, DeploySpec, RegisterSpec, SweepSpec
-from training.cli_util import model_ref, positive_float, positive_int, print_table
+from training.cli_util import model_ref, positive_float, positive_int, print_table, refuse_ignored
 from training.db import workspace_path
 from training.errors import InvalidArgument
 from training.local_run import load_job_module
@@ -72,8 +72,8 @@ def register(subparsers) -> None:
                         help="web service (v1) or online endpoint (v2) name (default: sklearn-iris)")
     deploy.add_argument("--target", choices=("aci", "aks"), default="aci", help="v1: default aci")
     deploy.add_argument("--aks-cluster", metavar="NAME", help="v1: attached AKS cluster (with --target aks)")
-    deploy.add_argument("--cpu-cores", type=positive_float, default=1.0, help="v1: default 1")
-    deploy.add_argument("--memory-gb", type=positive_float, default=1.0, help="v1: default 1")
+    deploy.add_argument("--cpu-cores", type=positive_float, help="v1: default 1")
+    deploy.add_argument("--memory-gb", type=positive_float, help="v1: default 1")
     deploy.add_argument("--entry-script", nargs="?", const=DEFAULT_ENTRY_SCRIPT, default=None, metavar="PATH",
                         help=f"deploy with this scoring script (relative to the repository; default "
                              f"{DEFAULT_ENTRY_SCRIPT}) instead of no-code (v1) or the container (v2); "
@@ -90,6 +90,7 @@ def register(subparsers) -> None:
 
 
 def _submit(args: argparse.Namespace) -> int:
+    _refuse_v1_job_options(args)
     job = options.job_spec(args, tuple(load_job_module("train_args").to_argv(args)))
     backend = options.backend(args)
     listing = options.check_upload(job.source_dir, args)
@@ -102,6 +103,7 @@ def _sweep(args: argparse.Namespace) -> int:
     extra = ("--probability",) if args.probability else ()
     if args.target == "local":
         return _sweep_local(args, extra)
+    _refuse_v1_job_options(args)
     sweep = SweepSpec(job=options.job_spec(args, extra), sampling=args.sampling, max_total_runs=args.max_runs,
                       max_concurrent_runs=args.parallel or 4, policy=None if args.policy == "none" else args.policy)
     backend = options.backend(args)
@@ -112,9 +114,19 @@ def _sweep(args: argparse.Namespace) -> int:
                                                                   register=options.register_spec(args)))
 
 
+def _refuse_v1_job_options(args: argparse.Namespace) -> None:
+    if args.backend == "v2":
+        refuse_ignored({"--no-docker": args.no_docker}, "with --backend v2",
+                       "a v2 job always runs in its environment's image")
+
+
 def _sweep_local(args: argparse.Namespace, extra: tuple[str, ...]) -> int:
     if args.policy != "none":
         raise InvalidArgument(f"--policy {args.policy} applies to --target azure; the local sweep runs every trial.")
+    refuse_ignored({"--compute": None if args.compute == "local" else args.compute,
+                    "--create-compute": args.create_compute, "--environment": args.environment, "--wait": args.wait,
+                    "--no-docker": args.no_docker, **options.azure_only(args)},
+                   "on a local sweep", "add --azure (--backend v2 for --emit-yaml)")
     if args.dry_run:
         configs = IRIS_SPACE.sample(args.sampling, args.max_runs, args.seed)
         print(f"=== local sweep (dry run): {len(configs)} of {IRIS_SPACE.size} configurations, {args.sampling} "
@@ -151,8 +163,12 @@ def _deploy(args: argparse.Namespace) -> int:
     if args.backend == "v2" and (args.target != "aci" or args.aks_cluster):
         raise AzureError("--target and --aks-cluster choose a v1 web service; a v2 managed online endpoint is sized "
                          "with --instance-type and --instance-count.")
+    if args.backend == "v2":
+        refuse_ignored({"--cpu-cores": args.cpu_cores, "--memory-gb": args.memory_gb}, "with --backend v2",
+                       "a managed online endpoint is sized with --instance-type and --instance-count")
     spec = DeploySpec(model_name=name, model_version=version, service_name=args.service_name, target=args.target,
-                      aks_cluster=args.aks_cluster, cpu_cores=args.cpu_cores, memory_gb=args.memory_gb,
+                      aks_cluster=args.aks_cluster, cpu_cores=args.cpu_cores or DeploySpec.cpu_cores,
+                      memory_gb=args.memory_gb or DeploySpec.memory_gb,
                       entry_script=entry_script, environment=options.environment_spec(args), image=args.image,
                       port=args.port, deployment_name=args.deployment_name, instance_type=args.instance_type,
                       instance_count=args.instance_count)

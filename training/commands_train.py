@@ -3,7 +3,8 @@
 import argparse
 from pathlib import Path
 
-from training.cli_util import add_key_value_option, positive_float
+from training.azure import options
+from training.cli_util import add_key_value_option, positive_float, refuse_ignored
 from training.commands_azure import register_in_azure, register_parent
 from training.db import workspace_path
 from training.errors import TrainingError
@@ -66,6 +67,8 @@ def _train(args: argparse.Namespace) -> int:
 def _register(args: argparse.Namespace) -> int:
     if args.azure:
         return register_in_azure(args)
+    refuse_ignored({**options.azure_only(args), "--dry-run": args.dry_run}, "on a local registration",
+                   "add --azure (--backend v2 for --emit-yaml)")
     resources = {"cpu": args.cpu, "memory_in_gb": args.memory_in_gb}
     record = Registry(workspace_path()).register(
         args.name, args.path, tags=dict(args.tag), properties=dict(args.property), description=args.description,

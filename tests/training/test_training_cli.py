@@ -97,6 +97,23 @@ def test_user_errors_exit_2_with_one_message(cli, workspace, args, message):
     assert not (workspace / "runs").exists()
 
 
+@pytest.mark.parametrize("args, message", [
+    (["register", "MODEL", "--name", "x", "--emit-yaml", "out"],
+     "--emit-yaml has no effect on a local registration: add --azure (--backend v2 for --emit-yaml)"),
+    (["register", "MODEL", "--name", "x", "--dry-run", "--workspace-config", "out"],
+     "--workspace-config, --dry-run have no effect on a local registration: add --azure"),
+    (["sweep", "--max-runs", "1", "--emit-yaml", "out"],
+     "--emit-yaml has no effect on a local sweep: add --azure (--backend v2 for --emit-yaml)"),
+    (["sweep", "--max-runs", "1", "--compute", "cpu-cluster", "--wait", "--no-docker"],
+     "--compute, --wait, --no-docker have no effect on a local sweep: add --azure"),
+])
+def test_azure_options_on_a_local_command_exit_2(cli, workspace, iris_model_dir, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli(*[iris_model_dir if arg == "MODEL" else arg for arg in args])
+    assert code == 2 and message in err, err
+    assert not (workspace / "models").exists() and not (workspace / "runs").exists() and not (tmp_path / "out").exists()
+
+
 def test_tampered_registered_model_makes_models_path_exit_2(cli, iris_model_dir, tmp_path):
     source = shutil.copytree(iris_model_dir, tmp_path / "m")
     assert cli("register", source, "--name", "iris")[0] == 0

@@ -91,6 +91,12 @@ def add_register(parser: argparse.ArgumentParser, *, default: str | None) -> Non
                              "needs). v2 always registers the whole outputs folder")
 
 
+def azure_only(args: argparse.Namespace) -> dict[str, object]:
+    """The options of :func:`azure_parent` that only an Azure command uses, by flag (for ``refuse_ignored``)."""
+    return {"--emit-yaml": args.emit_yaml, "--workspace-config": args.workspace_config,
+            "--allow-secrets": args.allow_secrets, "--allow-large-snapshot": args.allow_large_snapshot}
+
+
 def environment_spec(args: argparse.Namespace) -> EnvironmentSpec:
     """The EnvironmentSpec of the parsed options."""
     return EnvironmentSpec(conda_file=args.conda_file, curated=args.environment,

@@ -117,8 +117,8 @@ class DeploySpec:
     service_name: str = "sklearn-iris"
     target: str = "aci"  # "aci" or "aks"
     aks_cluster: str | None = None
-    cpu_cores: float = 1
-    memory_gb: float = 1
+    cpu_cores: float = 1.0
+    memory_gb: float = 1.0
     entry_script: str | None = None
     source_dir: Path | None = None
     environment: EnvironmentSpec = field(default_factory=EnvironmentSpec)

@@ -137,11 +137,18 @@ def test_register_azure_dry_run_of_a_local_model_directory(offline_env, iris_mod
      "a v2 managed online endpoint is sized with --instance-type and --instance-count"),
     (("register", "nowhere", "--name", "m", "--azure", "--backend", "v2", "--dry-run"),
      "Source directory nowhere does not exist"),
+    (("deploy", "m", "--backend", "v2", "--dry-run", "--cpu-cores", "2", "--memory-gb", "4"),
+     "--cpu-cores, --memory-gb have no effect with --backend v2: a managed online endpoint is sized with "
+     "--instance-type and --instance-count"),
+    (("submit", "--backend", "v2", "--dry-run", "--no-docker"),
+     "--no-docker has no effect with --backend v2: a v2 job always runs in its environment's image"),
+    (("sweep", "--azure", "--backend", "v2", "--emit-yaml", "out", "--no-docker"), "--no-docker has no effect"),
 ])
-def test_user_errors_exit_2_with_one_message(offline_env, args, message):
-    result = _cli(offline_env, *args)
+def test_user_errors_exit_2_with_one_message(offline_env, tmp_path, args, message):
+    result = _cli(offline_env, *args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_secrets_in_the_job_folder_refuse_the_v2_upload_too(offline_env, tmp_path):
