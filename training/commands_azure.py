@@ -25,6 +25,9 @@ from training.search_space import IRIS_SPACE, SAMPLING_METHODS, to_arguments
 RUN_NOT_COMPLETED = 3
 V1_NOTE = "Azure ML SDK v1 is out of support since 2026-06-30; --backend v2 uses the current SDK (azure-ai-ml)."
 DEFAULT_ENTRY_SCRIPT = "service/score.py"
+# deploy options of one backend only, named as in DeploySpec (None when not given: the spec's default applies)
+V1_DEPLOY_OPTIONS = ("cpu_cores", "memory_gb")
+V2_DEPLOY_OPTIONS = ("port", "deployment_name", "instance_type", "instance_count")
 
 
 def register(subparsers) -> None:
@@ -81,16 +84,18 @@ def register(subparsers) -> None:
     deploy.add_argument("--image", metavar="IMAGE",
                         help="v2: deploy this container image of the service (routes /health/live, /health/ready, "
                              "/score) instead of a scoring script")
-    deploy.add_argument("--port", type=positive_int, default=5001, help="v2: port the container serves (default 5001)")
-    deploy.add_argument("--deployment-name", default="blue", help="v2: deployment name (default: blue)")
-    deploy.add_argument("--instance-type", default="Standard_DS3_v2", help="v2: VM size (default: Standard_DS3_v2)")
-    deploy.add_argument("--instance-count", type=positive_int, default=1, help="v2: instances (default: 1)")
+    deploy.add_argument("--port", type=positive_int,
+                        help=f"v2: port the container serves (default {DeploySpec.port})")
+    deploy.add_argument("--deployment-name", help=f"v2: deployment name (default: {DeploySpec.deployment_name})")
+    deploy.add_argument("--instance-type", help=f"v2: VM size (default: {DeploySpec.instance_type})")
+    deploy.add_argument("--instance-count", type=positive_int,
+                        help=f"v2: instances (default: {DeploySpec.instance_count})")
     options.add_environment(deploy, docker_option=False)
     deploy.set_defaults(func=_deploy)
 
 
 def _submit(args: argparse.Namespace) -> int:
-    _refuse_v1_job_options(args)
+    _refuse_other_backend_job_options(args)
     job = options.job_spec(args, tuple(load_job_module("train_args").to_argv(args)))
     backend = options.backend(args)
     listing = options.check_upload(job.source_dir, args)
@@ -103,7 +108,7 @@ def _sweep(args: argparse.Namespace) -> int:
     extra = ("--probability",) if args.probability else ()
     if args.target == "local":
         return _sweep_local(args, extra)
-    _refuse_v1_job_options(args)
+    _refuse_other_backend_job_options(args)
     sweep = SweepSpec(job=options.job_spec(args, extra), sampling=args.sampling, max_total_runs=args.max_runs,
                       max_concurrent_runs=args.parallel or 4, policy=None if args.policy == "none" else args.policy)
     backend = options.backend(args)
@@ -114,10 +119,13 @@ def _sweep(args: argparse.Namespace) -> int:
                                                                   register=options.register_spec(args)))
 
 
-def _refuse_v1_job_options(args: argparse.Namespace) -> None:
+def _refuse_other_backend_job_options(args: argparse.Namespace) -> None:
     if args.backend == "v2":
         refuse_ignored({"--no-docker": args.no_docker}, "with --backend v2",
                        "a v2 job always runs in its environment's image")
+    else:
+        refuse_ignored({"--base-image": args.base_image}, "with --backend v1",
+                       "v1 picks its own base image; add --backend v2")
 
 
 def _sweep_local(args: argparse.Namespace, extra: tuple[str, ...]) -> int:
@@ -125,7 +133,7 @@ def _sweep_local(args: argparse.Namespace, extra: tuple[str, ...]) -> int:
         raise InvalidArgument(f"--policy {args.policy} applies to --target azure; the local sweep runs every trial.")
     refuse_ignored({"--compute": None if args.compute == "local" else args.compute,
                     "--create-compute": args.create_compute, "--environment": args.environment, "--wait": args.wait,
-                    "--no-docker": args.no_docker, **options.azure_only(args)},
+                    "--no-docker": args.no_docker, "--base-image": args.base_image, **options.azure_only(args)},
                    "on a local sweep", "add --azure (--backend v2 for --emit-yaml)")
     if args.dry_run:
         configs = IRIS_SPACE.sample(args.sampling, args.max_runs, args.seed)
@@ -160,18 +168,20 @@ def _deploy(args: argparse.Namespace) -> int:
         entry_script = DEFAULT_ENTRY_SCRIPT  # v2 has no no-code path for a custom model
     if args.image and args.backend != "v2":
         raise AzureError("--image deploys a container to a managed online endpoint; add --backend v2.")
-    if args.backend == "v2" and (args.target != "aci" or args.aks_cluster):
-        raise AzureError("--target and --aks-cluster choose a v1 web service; a v2 managed online endpoint is sized "
-                         "with --instance-type and --instance-count.")
     if args.backend == "v2":
+        if args.target != "aci" or args.aks_cluster:
+            raise AzureError("--target and --aks-cluster choose a v1 web service; a v2 managed online endpoint is "
+                             "sized with --instance-type and --instance-count.")
         refuse_ignored({"--cpu-cores": args.cpu_cores, "--memory-gb": args.memory_gb}, "with --backend v2",
                        "a managed online endpoint is sized with --instance-type and --instance-count")
+    else:
+        refuse_ignored({"--base-image": args.base_image, "--port": args.port, "--deployment-name": args.deployment_name,
+                        "--instance-type": args.instance_type, "--instance-count": args.instance_count},
+                       "with --backend v1", "they are for a v2 managed online endpoint; add --backend v2")
+    given = {key: getattr(args, key) for key in V1_DEPLOY_OPTIONS + V2_DEPLOY_OPTIONS if getattr(args, key) is not None}
     spec = DeploySpec(model_name=name, model_version=version, service_name=args.service_name, target=args.target,
-                      aks_cluster=args.aks_cluster, cpu_cores=args.cpu_cores or DeploySpec.cpu_cores,
-                      memory_gb=args.memory_gb or DeploySpec.memory_gb,
-                      entry_script=entry_script, environment=options.environment_spec(args), image=args.image,
-                      port=args.port, deployment_name=args.deployment_name, instance_type=args.instance_type,
-                      instance_count=args.instance_count)
+                      aks_cluster=args.aks_cluster, entry_script=entry_script,
+                      environment=options.environment_spec(args), image=args.image, **given)
     backend = options.backend(args)
     if spec.entry_script is None:
         return _deploy_spec(backend, spec, args, listing=None)

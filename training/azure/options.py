@@ -73,7 +73,7 @@ def add_environment(parser, *, docker_option: bool = True) -> None:
                         help="curated Azure ML environment, e.g. azureml-sklearn-1.5 (default: build --conda-file)")
     parser.add_argument("--conda-file", type=Path, default=CONDA_FILE,
                         help="conda specification (default: training/sklearn-env.yml)")
-    parser.add_argument("--base-image", default=DEFAULT_BASE_IMAGE,
+    parser.add_argument("--base-image",
                         help=f"v2: base image under the conda environment (default: {DEFAULT_BASE_IMAGE})")
     if docker_option:
         parser.add_argument("--no-docker", action="store_true", help="v1: run without Docker")
@@ -100,7 +100,8 @@ def azure_only(args: argparse.Namespace) -> dict[str, object]:
 def environment_spec(args: argparse.Namespace) -> EnvironmentSpec:
     """The EnvironmentSpec of the parsed options."""
     return EnvironmentSpec(conda_file=args.conda_file, curated=args.environment,
-                           docker=not getattr(args, "no_docker", False), base_image=args.base_image)
+                           docker=not getattr(args, "no_docker", False),
+                           base_image=args.base_image or DEFAULT_BASE_IMAGE)
 
 
 def job_spec(args: argparse.Namespace, arguments: tuple[str, ...]) -> JobSpec:

@@ -124,6 +124,12 @@ def test_deploy_dry_run_with_the_service_scoring_script(offline_env):
     (("deploy", "sklearn-iris", "--dry-run", "--entry-script", "nope/score.py"), "Entry script 'nope/score.py' not"),
     (("submit", "--dry-run", "--script", "nope.py"), "Script 'nope.py' not found in the source directory"),
     (("sweep", "--target", "azure", "--dry-run", "--parallel", "20"), "Concurrency 20 exceeds the 12 runs"),
+    (("deploy", "sklearn-iris", "--dry-run", "--port", "8080", "--instance-count", "2"),
+     "--port, --instance-count have no effect with --backend v1: they are for a v2 managed online endpoint; "
+     "add --backend v2"),
+    (("submit", "--dry-run", "--base-image", "example.invalid/custom:1"),
+     "--base-image has no effect with --backend v1: v1 picks its own base image; add --backend v2"),
+    (("sweep", "--dry-run", "--base-image", "example.invalid/custom:1"), "--base-image has no effect on a local sweep"),
 ])
 def test_user_errors_exit_2_with_one_message(offline_env, args, message):
     result = _cli(offline_env, *args)
