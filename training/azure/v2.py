@@ -174,57 +174,55 @@ def _deployment_environment(deploy: DeploySpec):
     return build_container_environment(deploy) if deploy.image else build_environment(deploy.environment)
 
 
+def _exists(action: str, get: Callable[[], object], connection: Connection) -> bool:
+    """Whether ``get()`` finds the resource: False when Azure answers not found; any other failure raises."""
+    not_found = require_sdk("azure.core.exceptions", sdk="v2").ResourceNotFoundError
+    try:
+        v2_call(action, get, connection.timeout)
+    except WorkspaceUnreachable as exc:
+        if not isinstance(exc.__cause__, not_found):
+            raise
+        return False
+    return True
+
+
 def _ensure_environment(ml, environment, connection: Connection) -> str:
     """Register the environment unless this content version already exists; return its reference."""
     if isinstance(environment, str):
         return environment
-    not_found = require_sdk("azure.core.exceptions", sdk="v2").ResourceNotFoundError
-    action = f"find environment {environment.name}:{environment.version}"
-    try:
-        v2_call(action, lambda: ml.environments.get(environment.name, version=environment.version),
+    name = f"{environment.name}:{environment.version}"
+    if _exists(f"find environment {name}", lambda: ml.environments.get(environment.name, version=environment.version),
+               connection):
+        print(f"Reusing environment {name}")
+    else:
+        v2_call(f"register environment {name}", lambda: ml.environments.create_or_update(environment),
                 connection.timeout)
-        print(f"Reusing environment {environment.name}:{environment.version}")
-    except WorkspaceUnreachable as exc:
-        if not isinstance(exc.__cause__, not_found):
-            raise
-        v2_call(f"register environment {environment.name}:{environment.version}",
-                lambda: ml.environments.create_or_update(environment), connection.timeout)
-        print(f"Registered environment {environment.name}:{environment.version}")
+        print(f"Registered environment {name}")
     return environment_reference(environment)
 
 
 def _ensure_compute(ml, job: JobSpec, connection: Connection) -> None:
     """Check the cluster exists; create it when missing and ``--create-compute`` was given."""
     compute = job.compute
-    if compute.name == "local":
+    if compute.name == "local" or _exists(f"find compute target {compute.name}",
+                                          lambda: ml.compute.get(compute.name), connection):
         return
-    not_found = require_sdk("azure.core.exceptions", sdk="v2").ResourceNotFoundError
-    try:
-        v2_call(f"find compute target {compute.name}", lambda: ml.compute.get(compute.name), connection.timeout)
-        return
-    except WorkspaceUnreachable as exc:
-        if not isinstance(exc.__cause__, not_found):
-            raise
-        if not compute.create:
-            raise AzureError(f"Compute target {compute.name!r} does not exist in the workspace; create it, or pass "
-                             f"--create-compute (vm size {compute.vm_size}, max {compute.max_nodes} nodes).") from exc
+    if not compute.create:
+        raise AzureError(f"Compute target {compute.name!r} does not exist in the workspace; create it, or pass "
+                         f"--create-compute (vm size {compute.vm_size}, max {compute.max_nodes} nodes).")
     v2_call(f"create compute cluster {compute.name}",
             lambda: ml.compute.begin_create_or_update(build_compute(compute)).result(), None)
 
 
 def _ensure_endpoint(ml, deploy: DeploySpec, connection: Connection) -> None:
     """Create the endpoint (key auth, no traffic yet) unless it exists; an existing one is left as it is."""
-    not_found = require_sdk("azure.core.exceptions", sdk="v2").ResourceNotFoundError
-    try:
-        v2_call(f"find endpoint {deploy.service_name}", lambda: ml.online_endpoints.get(deploy.service_name),
-                connection.timeout)
-        print(f"Updating endpoint {deploy.service_name}")
-    except WorkspaceUnreachable as exc:
-        if not isinstance(exc.__cause__, not_found):
-            raise
-        v2_call(f"create endpoint {deploy.service_name}",
-                lambda: ml.online_endpoints.begin_create_or_update(build_endpoint(deploy)).result(), None)
-        print(f"Created endpoint {deploy.service_name}")
+    name = deploy.service_name
+    if _exists(f"find endpoint {name}", lambda: ml.online_endpoints.get(name), connection):
+        print(f"Updating endpoint {name}")
+        return
+    v2_call(f"create endpoint {name}",
+            lambda: ml.online_endpoints.begin_create_or_update(build_endpoint(deploy)).result(), None)
+    print(f"Created endpoint {name}")
 
 
 def _create_deployment(ml, deployment, connection: Connection):

@@ -8,15 +8,7 @@ import yaml
 
 ml = pytest.importorskip("azure.ai.ml", reason="azure-ai-ml is not installed: pip install -r requirements-azure.txt")
 
-from training.azure.spec import (  # noqa: E402
-    DEFAULT_BASE_IMAGE,
-    REPO_ROOT,
-    ComputeSpec,
-    DeploySpec,
-    JobSpec,
-    RegisterSpec,
-    SweepSpec,
-)
+from training.azure.spec import REPO_ROOT, ComputeSpec, DeploySpec, JobSpec, RegisterSpec, SweepSpec  # noqa: E402
 from training.azure.v2 import AzureBackend  # noqa: E402
 from training.azure.v2_yaml import to_dict, write_yaml  # noqa: E402
 
@@ -55,7 +47,7 @@ def test_job_files(tmp_path):
         {"kernel": "poly", "penalty": 1.5}, "azureml:cpu-cluster", "train_iris")
     environment = files["environment.yml"]
     assert job["environment"] == f"azureml:sklearn-iris:{environment['version']}"
-    assert environment["image"] == DEFAULT_BASE_IMAGE
+    assert environment["image"] == JobSpec().environment.base_image  # spec.DEFAULT_BASE_IMAGE
 
 
 def test_job_file_with_a_local_data_file(tmp_path, iris_csv):
