@@ -1,10 +1,10 @@
 """``models list|show|path`` subcommands: read the local registry (show and path verify the artifact first)."""
 
 import argparse
-import json
 
 from training.cli_util import add_key_value_option, format_pairs, model_ref, print_json, print_table
 from training.db import workspace_path
+from training.model_dir import read_sidecar
 from training.registry import Registry
 
 
@@ -46,7 +46,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     record = Registry(workspace_path()).get(*model_ref(args.ref))
-    sidecar = json.loads((record.path / "model.json").read_text())
+    sidecar = read_sidecar(record.path)
     if args.json:
         print_json({**record.to_dict(), "model_json": sidecar})
         return 0

@@ -9,6 +9,8 @@ from training.azure.environment import describe_environment, docker_configuratio
 from training.azure.errors import AzureError
 from training.azure.sdk import quiet_vendored_yaml, require_sdk
 from training.azure.spec import ComputeSpec, JobSpec, RegisterSpec
+from training.errors import InvalidModelDir
+from training.model_dir import SIDECAR_FILE, read_sidecar
 
 # Metrics copied to the registered model's tags (train.py logs them under these names, like the sample).
 TAGGED_METRICS = ("Kernel type", "Penalty", "Accuracy", "Precision", "Recall", "F1")
@@ -72,24 +74,30 @@ def register_run_model(run, spec: RegisterSpec):
     """Register the model a finished run wrote, with its framework, size, metrics and model.json facts.
 
     Reads ``spec.sidecar_path`` (model.json) from the run for the scikit-learn version the model was pickled with,
-    then calls ``run.register_model(...)`` and returns the ``Model`` it gives back.
+    validates it with model_format, then calls ``run.register_model(...)`` and returns the ``Model`` it gives back.
+    The model file stays in the run, so its sha256 is checked by whoever downloads it (the service does at load).
 
     Raises
     ------
     AzureError
-        The run has no model.json (it was not trained by training/job/train.py) or it is not valid JSON.
+        The run has no model.json (it was not trained by training/job/train.py).
+    InvalidModelDir
+        Its model.json is not ours or invalid (model_format's message).
     """
     core = require_sdk("azureml.core")
     resource = require_sdk("azureml.core.resource_configuration")
     azureml_error = require_sdk("azureml.exceptions").AzureMLException
-    with tempfile.TemporaryDirectory() as folder:
-        local = os.path.join(folder, "model.json")
+    with tempfile.TemporaryDirectory(prefix="run-outputs-") as folder:
         try:
-            run.download_file(spec.sidecar_path, output_file_path=local)
-            sidecar = json.loads(Path(local).read_text())
-        except (OSError, ValueError, azureml_error) as exc:
+            run.download_file(spec.sidecar_path, output_file_path=os.path.join(folder, SIDECAR_FILE))
+        except (OSError, azureml_error) as exc:
             raise AzureError(f"Run {run.id} has no readable {spec.sidecar_path} ({exc}); was it trained by "
                              "training/job/train.py?") from exc
+        try:
+            sidecar = read_sidecar(Path(folder))
+        except InvalidModelDir as exc:
+            raise InvalidModelDir(f"Run {run.id} did not write a usable {spec.sidecar_path} (was it trained by "
+                                  f"training/job/train.py?): {exc}") from None
     metrics = run.get_metrics()
     tags = {name: str(metrics[name]) for name in TAGGED_METRICS if name in metrics}
     properties = {**tags, "sha256": sidecar["sha256"], "data_fingerprint": str(sidecar.get("data_fingerprint")),
@@ -98,7 +106,7 @@ def register_run_model(run, spec: RegisterSpec):
         model_name=spec.name,
         model_path=spec.model_path,
         model_framework=core.Model.Framework.SCIKITLEARN,
-        model_framework_version=sidecar["sklearn_version"],
+        model_framework_version=sidecar.get("sklearn_version"),
         resource_configuration=resource.ResourceConfiguration(cpu=spec.cpu, memory_in_gb=spec.memory_in_gb),
         tags=tags,
         properties=properties,

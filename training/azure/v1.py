@@ -19,11 +19,11 @@ from training.azure.deploy import (
 from training.azure.environment import build_environment, describe_environment
 from training.azure.errors import AzureError, RunFailed, WorkspaceUnreachable
 from training.azure.hyperdrive import build_hyperdrive_config, describe_sweep
-from training.azure.local_model import read_sidecar
 from training.azure.sdk import require_sdk
 from training.azure.spec import ComputeSpec, DeploySpec, EnvironmentSpec, JobSpec, RegisterSpec, SweepSpec
 from training.azure.submit import build_script_run_config, describe_job, provisioning_configuration, register_run_model
 from training.azure.workspace import azure_call, connect
+from training.model_dir import check_model_dir
 
 
 def _connect(connection: Connection):
@@ -60,8 +60,8 @@ class AzureBackend:
                 + describe_environment(deploy.environment, environment))
 
     def describe_register(self, register: RegisterSpec) -> str:
-        """What ``Model.register`` would be called with for a local model directory, offline."""
-        sidecar = read_sidecar(register.local_dir)
+        """What ``Model.register`` would be called with for a local model directory (checked as for real), offline."""
+        sidecar = check_model_dir(register.local_dir)
         return "\n".join([f"model: {register.name} from {register.local_dir}",
                           f"framework: ScikitLearn {sidecar.get('sklearn_version')}",
                           f"resource configuration: cpu {register.cpu}, memory {register.memory_in_gb} GB",
@@ -72,10 +72,13 @@ class AzureBackend:
         raise AzureError("--emit-yaml writes `az ml` (SDK v2) YAML; add --backend v2.")
 
     def register_model(self, register: RegisterSpec, connection: Connection) -> Outcome:
-        """``Model.register`` of a local model directory, with framework, size, metrics and sha256."""
+        """``Model.register`` of a local model directory, with framework, size, metrics and sha256.
+
+        The directory passes model_format's checks (model.json, then the model file's sha256) before any connection.
+        """
         core = require_sdk("azureml.core")
         resource = require_sdk("azureml.core.resource_configuration")
-        sidecar = read_sidecar(register.local_dir)
+        sidecar = check_model_dir(register.local_dir)
         if not Path(register.local_dir).resolve().is_relative_to(Path.cwd().resolve()):
             raise AzureError(f"azureml-core registers only folders under the working directory, and "
                              f"{register.local_dir} is not under {Path.cwd()}: run from a parent folder of it.")

@@ -12,7 +12,6 @@ from pathlib import Path
 from training.azure.backend import Connection, Outcome
 from training.azure.deploy import sample_request
 from training.azure.errors import AzureError, RunFailed, WorkspaceUnreachable
-from training.azure.local_model import read_sidecar
 from training.azure.sdk import require_sdk
 from training.azure.spec import DeploySpec, JobSpec, RegisterSpec, SweepSpec
 from training.azure.v2_objects import (
@@ -29,6 +28,8 @@ from training.azure.v2_objects import (
 from training.azure.v2_workspace import connect, v2_call
 from training.azure.v2_yaml import describe, write_yaml
 from training.azure.workspace import first_line
+from training.errors import InvalidModelDir
+from training.model_dir import check_model_dir
 
 BEST_CHILD = "best_child_run_id"  # the sweep job property naming its best trial
 
@@ -130,9 +131,9 @@ class AzureBackend:
         return Outcome(best, status, submitted.studio_url, model=model)
 
     def register_model(self, register: RegisterSpec, connection: Connection) -> Outcome:
-        """Upload and register a local model directory."""
-        ml = self._connect(connection)
+        """Upload and register a local model directory, checked by model_format (sha256 included) before connecting."""
         model = build_model(register)
+        ml = self._connect(connection)
         created = v2_call(f"register model {register.name}", lambda: ml.models.create_or_update(model),
                           connection.timeout)
         return Outcome(None, "Registered", model=f"{created.name}:{created.version}")
@@ -292,17 +293,21 @@ def _job_error(exc: BaseException) -> str:
 
 
 def _register_job(ml, job_name: str, register: RegisterSpec | None, connection: Connection) -> str | None:
-    """Register the job's outputs folder, with the facts of the model.json it wrote (downloaded first)."""
+    """Register the job's outputs folder, with the facts of the model.json it wrote.
+
+    The folder is downloaded first and checked as a local model directory (model_format: model.json, then the model
+    file's sha256), so what the job wrote is refused before anything is registered.
+    """
     if register is None:
         return None
     with tempfile.TemporaryDirectory(prefix="job-outputs-") as folder:
         v2_call(f"download the outputs of job {job_name}", lambda: ml.jobs.download(job_name, download_path=folder),
                 connection.timeout)
         try:
-            sidecar = read_sidecar(Path(folder) / "artifacts" / "outputs")
-        except AzureError as exc:
-            raise AzureError(f"Job {job_name} has no readable outputs/model.json; was it trained by "
-                             "training/job/train.py?") from exc
+            sidecar = check_model_dir(Path(folder) / "artifacts" / "outputs")
+        except InvalidModelDir as exc:
+            raise InvalidModelDir(f"Job {job_name} did not write a usable model directory to outputs/ (was it "
+                                  f"trained by training/job/train.py?): {exc}") from None
     model = build_model(register, job_name=job_name, sidecar=sidecar)
     created = v2_call(f"register model {register.name}", lambda: ml.models.create_or_update(model),
                       connection.timeout)

@@ -10,9 +10,9 @@ import re
 from pathlib import Path
 
 from training.azure.errors import AzureError
-from training.azure.local_model import read_sidecar
 from training.azure.sdk import require_sdk
 from training.azure.spec import DeploySpec, EnvironmentSpec, JobSpec, RegisterSpec, SweepSpec
+from training.model_dir import check_model_dir
 from training.search_space import SearchSpace
 
 V2 = "v2"
@@ -174,16 +174,19 @@ def build_model(spec: RegisterSpec, *, job_name: str | None = None, sidecar: dic
     """``Model(type=custom_model)`` of a local model directory (``spec.local_dir``) or of a job's whole outputs.
 
     v2 has no framework or resource-configuration fields: they go into tags and properties, with the metrics, the
-    sha256 and the input sample of the model's model.json (read from ``spec.local_dir``, or ``sidecar`` as
-    downloaded from the job).
+    sha256 and the input sample of the model's model.json (read from ``spec.local_dir`` after model_format's checks,
+    sha256 of the model file included, or ``sidecar`` as downloaded from the job and checked by the caller).
 
     Raises
     ------
+    InvalidModelDir
+        ``spec.local_dir`` is not a model directory, its model.json is not ours or invalid, or the model file fails
+        its sha256 (model_format's message).
     AzureError
-        A local directory without a readable model.json, or neither a directory nor a job.
+        Neither a directory nor a job.
     """
     if spec.local_dir is not None:
-        sidecar = read_sidecar(spec.local_dir)
+        sidecar = check_model_dir(spec.local_dir)
         path, origin = str(Path(spec.local_dir).resolve()), "registered from a local model directory"
     elif job_name:
         path, origin = job_output_path(job_name), f"trained by job {job_name}"

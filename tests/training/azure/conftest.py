@@ -1,13 +1,19 @@
 """Azure-side tests need the SDK extra (requirements-azure.txt, installed by CI); skip them visibly without it.
 
-Also the loopback proxies the offline tests send HTTPS through: one that refuses, one that never answers.
+Also the loopback proxies the offline tests send HTTPS through: one that refuses, one that never answers; and model
+directories that model_format refuses.
 """
 
+import json
+import shutil
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 from training_helpers import refused_port
+
+import model_format
 
 _HINT = "is not installed: pip install -r requirements-azure.txt"
 pytest.importorskip("azureml.core", reason=f"azureml-core {_HINT}")
@@ -83,3 +89,31 @@ def fake_azure(monkeypatch):
     client = MLClient(FakeCredential(), SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE,
                       transport=RequestsTransport(session=session))
     return fake, client
+
+
+def _foreign(model_dir: Path) -> None:  # a TensorFlow.js model.json: JSON, but not our sidecar
+    (model_dir / "model.json").write_text(json.dumps({"format": "layers-model", "modelTopology": {},
+                                                      "weightsManifest": []}))
+
+
+def _invalid(model_dir: Path) -> None:  # our sidecar with a malformed key
+    sidecar = json.loads((model_dir / "model.json").read_text())
+    (model_dir / "model.json").write_text(json.dumps({**sidecar, "sha256": "not-a-digest"}))
+
+
+def _tampered(model_dir: Path) -> None:  # a valid sidecar whose model file was changed after training
+    with open(model_dir / "model.joblib", "ab") as handle:
+        handle.write(b"\0")
+
+
+BROKEN_MODEL_DIRS = {"foreign": _foreign, "invalid": _invalid, "tampered": _tampered}
+
+
+@pytest.fixture(params=sorted(BROKEN_MODEL_DIRS))
+def broken_model_dir(request, iris_model_dir, tmp_path) -> tuple[Path, str]:
+    """A copy of the iris model directory broken one way (the parameter), and model_format's message refusing it."""
+    model_dir = shutil.copytree(iris_model_dir, tmp_path / "sklearn-iris")
+    BROKEN_MODEL_DIRS[request.param](model_dir)
+    with pytest.raises(model_format.ModelDirError) as refused:
+        model_format.check(model_dir)
+    return model_dir, str(refused.value)

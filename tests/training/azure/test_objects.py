@@ -32,6 +32,7 @@ from training.azure.spec import (
     SweepSpec,
 )
 from training.azure.submit import build_script_run_config, provisioning_configuration, register_run_model
+from training.errors import InvalidModelDir
 from training.search_space import IRIS_SPACE
 
 SAMPLE_SPACE = {"--kernel": ["choice", [["linear", "rbf", "poly", "sigmoid"]]],
@@ -175,6 +176,17 @@ def test_register_model_arguments(iris_model_dir):
 def test_register_without_model_json_is_a_clear_error():
     with pytest.raises(AzureError, match=r"has no readable outputs/model\.json .*training/job/train\.py"):
         register_run_model(RunAtTheNetworkBoundary(None), RegisterSpec("sklearn-iris"))
+
+
+@pytest.mark.parametrize("broken_model_dir", ["foreign", "invalid"], indirect=True)  # the model file stays in Azure
+def test_register_refuses_a_run_model_json_that_model_format_refuses(broken_model_dir):
+    model_dir, message = broken_model_dir
+    run = RunAtTheNetworkBoundary(model_dir / "model.json")
+    with pytest.raises(InvalidModelDir, match=rf"Run {run.id} did not write a usable outputs/model\.json") as refused:
+        register_run_model(run, RegisterSpec("sklearn-iris"))
+    # model_format's message, naming the downloaded copy
+    assert str(refused.value).endswith(message.split(str(model_dir / "model.json"))[-1])
+    assert run.registered is None
 
 
 def test_aci_deployment_configuration():

@@ -31,6 +31,7 @@ from training.azure.spec import (  # noqa: E402
 )
 from training.azure.v2 import AzureBackend  # noqa: E402
 from training.azure.v2_objects import content_version  # noqa: E402
+from training.errors import InvalidModelDir  # noqa: E402
 
 CONNECTION = Connection(timeout=60)
 IMAGE = DEFAULT_BASE_IMAGE
@@ -124,9 +125,21 @@ def test_wait_streams_the_job_then_registers_its_whole_outputs_folder(azure, cap
 def test_a_job_without_model_json_is_not_registered(azure, tmp_path):
     fake, backend = azure
     fake.job_outputs = tmp_path  # the job wrote nothing
-    with pytest.raises(AzureError, match=r"Job \w+ has no readable outputs/model.json; was it trained by"):
+    with pytest.raises(InvalidModelDir, match=r"Job \w+ did not write a usable model directory to outputs/ \(was "
+                                              r"it trained by training/job/train.py\?\): Model directory .* does not"):
         backend.submit_job(JobSpec(compute=ComputeSpec("cpu-cluster")), CONNECTION, wait=True,
                            register=RegisterSpec("sklearn-iris"))
+    assert fake.sent("PUT", "^/models/") == []
+
+
+def test_a_job_that_wrote_a_broken_model_directory_is_not_registered(azure, broken_model_dir):
+    fake, backend = azure
+    fake.job_outputs, message = broken_model_dir
+    with pytest.raises(InvalidModelDir, match=r"Job \w+ did not write a usable model directory") as refused:
+        backend.submit_job(JobSpec(compute=ComputeSpec("cpu-cluster")), CONNECTION, wait=True,
+                           register=RegisterSpec("sklearn-iris"))
+    # model_format's message, naming the downloaded copy instead of the directory the fake job wrote
+    assert str(refused.value).endswith(message.split(str(fake.job_outputs))[-1])
     assert fake.sent("PUT", "^/models/") == []
 
 
