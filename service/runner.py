@@ -1,23 +1,20 @@
 """Lifecycle of one worker's entry script: init() once (now or in the background), readiness, and timed run() calls.
 
-run() executes on a few threads of its own so SCORING_TIMEOUT_MS is enforced for every gunicorn thread (the reference's
-SIGALRM works only in a main thread). A timed-out call is answered with 504 at once; the still-running call is then
-asked to stop with an asynchronous exception, which takes effect at its next Python bytecode.
-
-The hand-off to a run() thread is two C-level lock operations each way, not a concurrent.futures pool: a Future's
-Condition and work queue cost about as much CPU as a 1-row predict.
+run() executes in the thread that serves the request: handing it to a thread of its own costs about as much CPU as a
+1-row predict. SCORING_TIMEOUT_MS is enforced by a watchdog (the worker's, or the runner's own thread under another
+gunicorn worker class), not by SIGALRM, so it works in any thread: at the deadline the call is asked to stop with an
+asynchronous exception, which takes effect at its next Python bytecode. A call still busy ABANDON_GRACE_S later is
+blocked in C code; it is abandoned: its turn is given back, and ScoringWorker answers its request 504 at once.
 """
 
 from __future__ import annotations
 
-import contextvars
 import ctypes
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from enum import Enum
-from queue import Empty, SimpleQueue
 
 from service.entry_script import EntryScript
 from service.errors import InitFailed, NotReady, ScoringTimeout
@@ -25,6 +22,10 @@ from service.logs import escape_controls
 
 logger = logging.getLogger("azmlinfsrv.user_script")
 SPARE_THREADS = 4
+"""Threads a worker keeps beyond MAX_CONCURRENT_RUNS, to take over its loop from calls that are slow or stuck."""
+ABANDON_GRACE_S = 0.1
+"""How long after its interrupt a timed-out call may take to stop before it counts as blocked in C."""
+WATCH_INTERVAL_S = 0.01
 
 
 class State(Enum):
@@ -39,33 +40,27 @@ class _Interrupted(BaseException):
     """Raised inside a run() that outlived SCORING_TIMEOUT_MS (a BaseException: user `except Exception` keeps out)."""
 
 
-class _Call:
-    """One run() call. ``lock`` orders the interrupt against the call starting and finishing, so a call given up
-    before it started never runs and no other call is interrupted; ``done`` is held until the call has finished."""
+class Call:
+    """One run() call in progress, as the watchdog sees it.
 
-    __slots__ = ("lock", "thread_id", "given_up", "done", "context", "arguments", "headers", "result", "error")
+    ``lock`` orders the watchdog's interrupt and abandonment against the call finishing, so no other code of the
+    thread is ever interrupted and a call is either answered by its own thread or abandoned, never both.
+    """
 
-    def __init__(self, arguments: Mapping[str, object], headers: Mapping[str, str]) -> None:
+    __slots__ = ("lock", "thread_id", "deadline", "interrupted_at", "finished", "abandoned")
+
+    def __init__(self, thread_id: int, deadline: float) -> None:
         self.lock = threading.Lock()
-        self.thread_id: int | None = None
-        self.given_up = False
-        self.done = threading.Lock()
-        self.done.acquire()
-        self.context = contextvars.copy_context()
-        self.arguments, self.headers = arguments, headers
-        self.result: tuple[object, float] | None = None
-        self.error: BaseException | None = None
+        self.thread_id = thread_id
+        self.deadline = deadline
+        self.interrupted_at: float | None = None
+        self.finished = False
+        self.abandoned = False
 
 
-class _RunThread:
-    """A run() thread's mailbox: ``call`` is set, then ``wake`` released; the thread goes back to the idle queue."""
-
-    __slots__ = ("wake", "call")
-
-    def __init__(self) -> None:
-        self.wake = threading.Lock()
-        self.wake.acquire()
-        self.call: _Call | None = None
+def _set_async_exc(thread_id: int, exc: type[BaseException] | None) -> None:
+    # None clears an exception that is still pending (the call finished before it took effect).
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc else None)
 
 
 class Runner:
@@ -79,11 +74,14 @@ class Runner:
         self.init_seconds: float | None = None
         self._settled = threading.Event()
         self._turns = threading.BoundedSemaphore(threads)
-        # Spare threads take over from calls that timed out but have not stopped yet.
-        self._max_run_threads = threads + SPARE_THREADS
-        self._run_threads = 0
-        self._idle: SimpleQueue[_RunThread] = SimpleQueue()
-        self._spawn_lock = threading.Lock()
+        self._timeout_message = f"Scoring timeout after {timeout_ms} ms"
+        self._calls: set[Call] = set()
+        self._watchdog: threading.Thread | None = None
+        self._watchdog_lock = threading.Lock()
+        self.watched_externally = False
+        """Set by a worker whose own watchdog calls :meth:`watch`; else the runner starts a thread for it."""
+        self.may_block: Callable[[], bool] = lambda: True
+        """Whether the calling thread may wait for a turn (ScoringWorker: only when its loop can be taken over)."""
 
     @property
     def ready(self) -> bool:
@@ -186,90 +184,88 @@ class Runner:
         self._check_initialised()
 
     def run(self, arguments: Mapping[str, object], request_headers: Mapping[str, str]) -> tuple[object, float]:
-        """Call run() and return (output, elapsed ms); the caller's context (flask.request) is visible inside.
+        """Call run() in this thread and return (output, elapsed ms).
 
-        At most MAX_CONCURRENT_RUNS calls run at once; waiting for a turn counts towards the timeout. A call that
-        times out gives its turn back at once, so one stuck call (e.g. in C code that no exception can stop) does
-        not block the worker's later requests.
+        At most MAX_CONCURRENT_RUNS calls run at once; waiting for a turn counts towards the timeout, and a caller
+        that may not block (``may_block``) gets the timeout at once. A call that times out gives its turn back, so
+        one stuck call (e.g. in C code that no exception can stop) does not block the worker's later requests.
 
         Raises
         ------
         ScoringTimeout
-            run() did not finish within SCORING_TIMEOUT_MS.
+            run() did not finish within SCORING_TIMEOUT_MS (also raised, late, by a call that was abandoned).
         Exception
             Whatever run() raised, unchanged.
         """
         timeout_s = self.timeout_ms / 1000
         deadline = time.monotonic() + timeout_s
-        if not self._turns.acquire(timeout=timeout_s):
-            raise ScoringTimeout(f"Scoring timeout after {self.timeout_ms} ms")
+        if not self._turns.acquire(blocking=False) and not (
+            self.may_block() and self._turns.acquire(timeout=timeout_s)
+        ):
+            raise ScoringTimeout(self._timeout_message)
+        call = Call(threading.get_ident(), deadline)
+        if not self.watched_externally and self._watchdog is None:
+            self._start_watchdog()
+        self._calls.add(call)
         try:
-            call = _Call(arguments, request_headers)
-            worker = self._idle_thread(deadline)
-            if worker is not None:
-                worker.call = call
-                worker.wake.release()
-                if call.done.acquire(timeout=max(deadline - time.monotonic(), 0)):
-                    if call.error is not None:
-                        raise call.error
-                    return call.result
-                self._interrupt(call)
-            raise ScoringTimeout(f"Scoring timeout after {self.timeout_ms} ms")
-        finally:
-            self._turns.release()
-
-    def _idle_thread(self, deadline: float) -> _RunThread | None:
-        """An idle run() thread, started if fewer than the maximum exist; None if none is free by ``deadline``."""
-        try:
-            return self._idle.get_nowait()
-        except Empty:
-            pass
-        with self._spawn_lock:
-            spawn = self._run_threads < self._max_run_threads
-            self._run_threads += spawn
-        if spawn:
-            worker = _RunThread()
-            threading.Thread(target=self._serve, args=(worker,), name=f"run-{self._run_threads}", daemon=True).start()
-            return worker
-        try:
-            return self._idle.get(timeout=max(deadline - time.monotonic(), 0))
-        except Empty:
-            return None
-
-    def _serve(self, worker: _RunThread) -> None:
-        while True:
-            worker.wake.acquire()
-            call, worker.call = worker.call, None
-            try:
-                call.result = call.context.run(self._timed, call)
-            except BaseException as exc:  # run()'s own failure, even SystemExit, is this request's answer
-                call.error = exc
-            call.done.release()
-            self._idle.put(worker)
-
-    def _timed(self, call: _Call) -> tuple[object, float]:
-        try:
-            with call.lock:
-                if call.given_up:
-                    return None, 0.0
-                call.thread_id = threading.get_ident()
             try:
                 started = time.perf_counter()
-                output = self.script.call_run(call.arguments, call.headers)
+                output = self.script.call_run(arguments, request_headers)
                 elapsed_ms = (time.perf_counter() - started) * 1000
             finally:
-                with call.lock:
-                    call.thread_id = None
-            return output, elapsed_ms
+                self._finish(call)
         except _Interrupted:
+            self._finish(call)
             logger.warning("A run() call that exceeded %d ms was stopped", self.timeout_ms)
-            return None, 0.0
+            raise ScoringTimeout(self._timeout_message) from None
+        if call.abandoned:
+            raise ScoringTimeout(self._timeout_message)
+        return output, elapsed_ms
 
-    @staticmethod
-    def _interrupt(call: _Call) -> None:
+    def _finish(self, call: Call) -> None:
         with call.lock:
-            call.given_up = True
-            if call.thread_id is not None:
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(call.thread_id), ctypes.py_object(_Interrupted)
-                )
+            if call.finished:
+                return
+            call.finished = True
+            if call.interrupted_at is not None:
+                _set_async_exc(call.thread_id, None)
+        self._calls.discard(call)
+        if not call.abandoned:
+            self._turns.release()
+
+    def watch(self, now: float) -> list[Call]:
+        """Interrupt the calls past their deadline; abandon (and return) those still busy ABANDON_GRACE_S later."""
+        abandoned = []
+        for call in list(self._calls):
+            if now < call.deadline:
+                continue
+            with call.lock:
+                if call.finished or call.abandoned:
+                    continue
+                if call.interrupted_at is None:
+                    call.interrupted_at = now
+                    _set_async_exc(call.thread_id, _Interrupted)
+                elif now - call.interrupted_at >= ABANDON_GRACE_S:
+                    call.abandoned = True
+                    abandoned.append(call)
+        for call in abandoned:
+            self._calls.discard(call)
+            self._turns.release()
+            logger.error(
+                "A run() call did not stop within %d ms of its %d ms timeout (blocked in C code?); its thread "
+                "stays busy until it returns",
+                ABANDON_GRACE_S * 1000,
+                self.timeout_ms,
+            )
+        return abandoned
+
+    def _start_watchdog(self) -> None:
+        with self._watchdog_lock:
+            if self._watchdog is None:
+                self._watchdog = threading.Thread(target=self._watch_forever, name="run-watchdog", daemon=True)
+                self._watchdog.start()
+
+    def _watch_forever(self) -> None:
+        while True:
+            time.sleep(WATCH_INTERVAL_S)
+            self.watch(time.monotonic())
