@@ -47,9 +47,8 @@ def error_response(error: ServiceError) -> Response:
     return response
 
 
-def too_large(length: int | None) -> PayloadTooLarge:
-    """The 413 for a body of ``length`` bytes (None: chunked), which also ends the connection."""
-    limit = current_app.extensions["scoring"].settings.max_body_bytes
+def payload_too_large(length: int | None, limit: int) -> PayloadTooLarge:
+    """The 413 for a body of ``length`` bytes (None: chunked) over ``limit``, which also ends the connection."""
     size = f"of {length} bytes " if length is not None else ""
     # Closing the connection stops a client that keeps sending; the server would otherwise read the rest.
     return PayloadTooLarge(
@@ -60,7 +59,8 @@ def too_large(length: int | None) -> PayloadTooLarge:
 
 def _http_error(error: HTTPException) -> Response:
     if isinstance(error, RequestEntityTooLarge):
-        return error_response(too_large(request.content_length))
+        limit = current_app.extensions["scoring"].settings.max_body_bytes
+        return error_response(payload_too_large(request.content_length, limit))
     if request.url_rule is None:
         # App-level 404/405: the reference's body, without the request-id/version/CORS headers.
         return AMLResponse({"message": error.description}, error.code or 500, json_str=True)

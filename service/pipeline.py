@@ -1,5 +1,5 @@
 """The request hooks around every view: request ids (and 431), auth, body limit, readiness, then response headers
-(ids, server version, CORS, nosniff), metrics and the access line. Errors are rendered by error_handlers.py.
+(ids, server version, CORS), metrics and the access line. Errors are rendered by error_handlers.py.
 
 The HTTP server may hand a request in with ``environ[REJECT]`` set to a ServiceError: it is answered with that error
 after the request ids are read, so a 413 decided before the body arrived, or the 504 of a run() blocked in C code,
@@ -16,7 +16,7 @@ import uuid
 from flask import Flask, Response, current_app, g, request
 
 from service import auth, cors, error_handlers, logs
-from service.error_handlers import log_request_id, too_large
+from service.error_handlers import log_request_id, payload_too_large
 from service.errors import HeaderTooLong
 
 logger = logging.getLogger("azmlinfsrv")
@@ -60,7 +60,7 @@ def _before_request() -> None:
     if settings.api_key and request.endpoint in auth.PROTECTED_ENDPOINTS and request.method != "OPTIONS":
         auth.check_bearer_key(request.headers.get("Authorization"), settings.api_key)
     if request.content_length is not None and request.content_length > settings.max_body_bytes:
-        raise too_large(request.content_length)
+        raise payload_too_large(request.content_length, settings.max_body_bytes)
     if request.content_length is None and request.method == "POST" and request.endpoint == "score":
         # A chunked body is cut at the limit by werkzeug without an error; reading past it raises the 413.
         if len(request.get_data()) >= settings.max_body_bytes:
@@ -102,7 +102,6 @@ def _after_request(response: Response) -> Response:
     # One proxy lookup each for the many reads below.
     req, state = request._get_current_object(), g._get_current_object()
     rule, request_id = req.url_rule, state.request_id
-    response.headers["X-Content-Type-Options"] = "nosniff"
     if rule is not None:
         headers, settings = response.headers, scoring.settings
         if settings.server_version_header:

@@ -9,11 +9,12 @@ blocked in C code; it is abandoned: its turn is given back, and ScoringWorker an
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from enum import Enum
 
 from service.entry_script import EntryScript
@@ -63,6 +64,19 @@ def _set_async_exc(thread_id: int, exc: type[BaseException] | None) -> None:
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc else None)
 
 
+class ThreadGuard:
+    """The server's say on request threads; this default (any WSGI server) allows everything."""
+
+    def can_block(self) -> bool:
+        """Whether the calling thread may start a run() or wait (False: answer 504 at once)."""
+        return True
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Around a wait (for init() or a run() turn): a waiting thread does no work."""
+        yield
+
+
 class Runner:
     """Owns the entry script of one worker: its init() state and its run() calls."""
 
@@ -80,8 +94,8 @@ class Runner:
         self._watchdog_lock = threading.Lock()
         self.watched_externally = False
         """Set by a worker whose own watchdog calls :meth:`watch`; else the runner starts a thread for it."""
-        self.may_block: Callable[[], bool] = lambda: True
-        """Whether the calling thread may wait for a turn (ScoringWorker: only when its loop can be taken over)."""
+        self.threads: ThreadGuard = ThreadGuard()
+        """What the server lets a request thread do (ScoringWorker: block only when its loop can be taken over)."""
 
     @property
     def ready(self) -> bool:
@@ -180,15 +194,16 @@ class Runner:
             init() is still running after the wait, or has failed.
         """
         if self.state is State.STARTING:
-            self._settled.wait(self.timeout_ms / 1000)
+            with self.threads.waiting():
+                self._settled.wait(self.timeout_ms / 1000)
         self._check_initialised()
 
     def run(self, arguments: Mapping[str, object], request_headers: Mapping[str, str]) -> tuple[object, float]:
         """Call run() in this thread and return (output, elapsed ms).
 
         At most MAX_CONCURRENT_RUNS calls run at once; waiting for a turn counts towards the timeout, and a caller
-        that may not block (``may_block``) gets the timeout at once. A call that times out gives its turn back, so
-        one stuck call (e.g. in C code that no exception can stop) does not block the worker's later requests.
+        that may not block (``threads.can_block``) gets the timeout at once. A call that times out gives its turn
+        back, so one stuck call (e.g. in C code that no exception can stop) does not block later requests.
 
         Raises
         ------
@@ -199,10 +214,12 @@ class Runner:
         """
         timeout_s = self.timeout_ms / 1000
         deadline = time.monotonic() + timeout_s
-        if not self._turns.acquire(blocking=False) and not (
-            self.may_block() and self._turns.acquire(timeout=timeout_s)
-        ):
-            raise ScoringTimeout(self._timeout_message)
+        if not self.threads.can_block():
+            raise self.timeout_error()
+        if not self._turns.acquire(blocking=False):
+            with self.threads.waiting():
+                if not self._turns.acquire(timeout=timeout_s):
+                    raise self.timeout_error()
         call = Call(threading.get_ident(), deadline)
         if not self.watched_externally and self._watchdog is None:
             self._start_watchdog()
@@ -217,10 +234,14 @@ class Runner:
         except _Interrupted:
             self._finish(call)
             logger.warning("A run() call that exceeded %d ms was stopped", self.timeout_ms)
-            raise ScoringTimeout(self._timeout_message) from None
+            raise self.timeout_error() from None
         if call.abandoned:
-            raise ScoringTimeout(self._timeout_message)
+            raise self.timeout_error()
         return output, elapsed_ms
+
+    def timeout_error(self) -> ScoringTimeout:
+        """The error a call that outlived SCORING_TIMEOUT_MS is answered with."""
+        return ScoringTimeout(self._timeout_message)
 
     def _finish(self, call: Call) -> None:
         with call.lock:

@@ -30,7 +30,8 @@ RECOVERY_LIMIT_S = 5.0
 GRACEFUL_TIMEOUT_S = 30  # the launcher's gunicorn graceful_timeout
 SCORING_TIMEOUT_MS = 500
 HANG_LIMIT_S = 8.0  # scripts/iris_faults.py: how long a "python" hang lasts before run() returns by itself
-RUN_THREADS = 1 + SPARE_THREADS  # the runner's run() threads with MAX_CONCURRENT_RUNS=1 (service/runner.py)
+# A worker's threads (service/worker.py): one always runs the loop, the others can each be held by a stuck run().
+STUCK_CAPACITY = WORKER_THREADS + SPARE_THREADS - 1
 VALID = request_bytes("POST", "/score", b'{"data": [[5.1, 3.5, 1.4, 0.2]]}')
 
 
@@ -244,15 +245,15 @@ def test_python_hang_times_out_and_the_worker_keeps_serving(faults_server):
     assert faults_server.workers() == workers
 
 
-def test_blocked_run_calls_beyond_the_run_threads_make_score_504_until_they_end(faults_server, release_fifo):
+def test_blocked_run_calls_beyond_the_threads_make_score_504_until_they_end(faults_server, release_fifo):
     """The documented limit: a run() blocked in C cannot be stopped. Each such call is answered 504 at the timeout
-    but keeps its run() thread; once all RUN_THREADS are held, every /score is answered 504 (health stays 200) until
-    the blocked calls end, and then the same worker serves again."""
+    but keeps its thread; once every thread but the loop's is held, every /score is answered 504 at once (health
+    stays 200) until the blocked calls end, and then the same worker serves again."""
     port, timeout_message = faults_server.port, f"Scoring timeout after {SCORING_TIMEOUT_MS} ms"
     workers = faults_server.workers()
     try:
-        # One by one, so that each of the first RUN_THREADS really starts a run() call; the last two find no thread.
-        stuck = _hang_all(port, "blocked", RUN_THREADS + 2, one_by_one=True)
+        # One by one, so that each really starts a run() call; the last two find no thread to spare.
+        stuck = _hang_all(port, "blocked", STUCK_CAPACITY + 2, one_by_one=True)
         during = exchange(port, VALID, timeout=30)
         live = exchange(port, request_bytes("GET", "/health/live", content_type=None))
     finally:

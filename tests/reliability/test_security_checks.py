@@ -135,6 +135,7 @@ ALLOWED_HEADERS = {
     "connection",
     "content-type",
     "content-length",
+    "x-content-type-options",
     "x-ms-run-function-failed",
     "x-ms-run-fn-exec-ms",
     "x-ms-server-version",
