@@ -40,7 +40,7 @@ def run_arguments(request: Request, script: EntryScript) -> dict[str, object]:
         Any method but GET and POST for a run() that is not @rawhttp.
     """
     if script.style is InputStyle.RAW:
-        return {script.data_parameter: request._get_current_object()}
+        return {script.data_parameter: request}
     if request.method == "GET":
         query = _query_arguments(request)
         if script.style is InputStyle.STRING:

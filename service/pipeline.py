@@ -45,41 +45,43 @@ def current_scoring():
 
 
 def _before_request() -> None:
-    g.started = time.perf_counter()
-    g.request_id = g.legacy_request_id = g.client_request_id = g.trace_id = None
+    # Each proxy (request, g, current_app) is resolved once: the 1-row path reads them many times.
+    req, state = request._get_current_object(), g._get_current_object()
+    state.started = time.perf_counter()
+    state.request_id = state.legacy_request_id = state.client_request_id = state.trace_id = None
     scoring = current_scoring()
     scoring.metrics.in_flight.inc()
-    g.in_flight = True
-    if request.url_rule is None:
+    state.in_flight = True
+    if req.url_rule is None:
         return
-    _read_request_ids()
-    rejection = request.environ.get(REJECT)
+    _read_request_ids(req.environ, state)
+    rejection = req.environ.get(REJECT)
     if rejection is not None:
         raise rejection
-    settings = scoring.settings
-    if settings.api_key and request.endpoint in auth.PROTECTED_ENDPOINTS and request.method != "OPTIONS":
-        auth.check_bearer_key(request.headers.get("Authorization"), settings.api_key)
-    if request.content_length is not None and request.content_length > settings.max_body_bytes:
-        raise payload_too_large(request.content_length, settings.max_body_bytes)
-    if request.content_length is None and request.method == "POST" and request.endpoint == "score":
+    settings, endpoint = scoring.settings, req.endpoint
+    if settings.api_key and endpoint in auth.PROTECTED_ENDPOINTS and req.method != "OPTIONS":
+        auth.check_bearer_key(req.headers.get("Authorization"), settings.api_key)
+    length = req.content_length
+    if length is not None and length > settings.max_body_bytes:
+        raise payload_too_large(length, settings.max_body_bytes)
+    if length is None and req.method == "POST" and endpoint == "score":
         # A chunked body is cut at the limit by werkzeug without an error; reading past it raises the 413.
-        if len(request.get_data()) >= settings.max_body_bytes:
-            request.stream.read(1)
-    if request.endpoint == "score":
+        if len(req.get_data()) >= settings.max_body_bytes:
+            req.stream.read(1)
+    if endpoint == "score":
         scoring.runner.wait_until_ready()
-    elif request.endpoint == "health":
+    elif endpoint == "health":
         scoring.runner.check_ready()
 
 
-def _read_request_ids() -> None:
+def _read_request_ids(environ: dict, state) -> None:
     """The reference's id rules: x-request-id (or a new uuid4), x-ms-request-id / x-ms-client-request-id echoes."""
-    headers = request.headers
-    request_id = headers.get("x-request-id") or str(uuid.uuid4())
+    request_id = environ.get("HTTP_X_REQUEST_ID") or str(uuid.uuid4())
     if len(request_id) > ID_HEADER_LIMIT:
         raise HeaderTooLong(f"x-request-id must not exceed {ID_HEADER_LIMIT} characters")
-    g.request_id = request.environ[REQUEST_ID] = request_id
-    legacy = headers.get("x-ms-request-id", "")
-    client = headers.get("x-ms-client-request-id", "")
+    state.request_id = environ[REQUEST_ID] = request_id
+    legacy = environ.get("HTTP_X_MS_REQUEST_ID", "")
+    client = environ.get("HTTP_X_MS_CLIENT_REQUEST_ID", "")
     if legacy:
         logger.warning(
             "x-ms-request-id header has been deprecated and will be removed from future versions of the server. "
@@ -90,11 +92,11 @@ def _read_request_ids() -> None:
         legacy = client or request_id
     if len(legacy) > ID_HEADER_LIMIT or len(client) > ID_HEADER_LIMIT:
         raise HeaderTooLong(f"x-ms-request-id and x-ms-client-request-id must not exceed {ID_HEADER_LIMIT} characters")
-    g.legacy_request_id, g.client_request_id = legacy, client
-    trace_id = headers.get("TraceId")
+    state.legacy_request_id, state.client_request_id = legacy, client
+    trace_id = environ.get("HTTP_TRACEID")
     if trace_id is not None and len(trace_id) > ID_HEADER_LIMIT:
         raise HeaderTooLong(f"TraceId must not exceed {ID_HEADER_LIMIT} characters")
-    g.trace_id = trace_id
+    state.trace_id = trace_id
 
 
 def _after_request(response: Response) -> Response:
@@ -114,7 +116,8 @@ def _after_request(response: Response) -> Response:
             headers["x-ms-client-request-id"] = state.client_request_id
         if state.trace_id is not None:
             headers["TraceId"] = state.trace_id
-        cors.add_cors_headers(req, response, settings.cors_origins)
+        if settings.cors_origins:
+            cors.add_cors_headers(req, response, settings.cors_origins)
         if 400 <= response.status_code < 500 and request_id:
             _add_request_id(response, request_id)
     if UNANSWERED in req.environ:  # the server has answered in this request's place, and logged that answer

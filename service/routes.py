@@ -42,12 +42,12 @@ def _health() -> str:
 
 
 def _score() -> Response:
-    runner = current_scoring().runner
-    if request.method in ("OPTIONS", "HEAD") and runner.script.style is not InputStyle.RAW:
-        if request.method == "OPTIONS":
+    runner, req = current_scoring().runner, request._get_current_object()
+    if req.method in ("OPTIONS", "HEAD") and runner.script.style is not InputStyle.RAW:
+        if req.method == "OPTIONS":
             return AMLResponse("", 200)
         raise MethodNotAllowed("Method not allowed")
-    output, elapsed_ms = run_script(runner, inputs.run_arguments(request, runner.script))
+    output, elapsed_ms = run_script(runner, inputs.run_arguments(req, runner.script))
     return _render_output(output, f"{elapsed_ms:.3f}")
 
 
@@ -68,7 +68,7 @@ def run_script(runner: Runner, arguments: dict[str, object]) -> tuple[object, fl
         logger.error("run() exceeded SCORING_TIMEOUT_MS=%d (request_id=%s)", runner.timeout_ms, log_request_id())
         raise
     except BaseException:
-        # run() runs in another thread, so even SystemExit there is only this request's failure.
+        # Even SystemExit from run() is only this request's failure: the worker goes on serving.
         logger.exception("run() raised an exception (request_id=%s)", log_request_id())
         raise RunFailed() from None
 

@@ -172,6 +172,8 @@ class ScoringWorker(Worker):
         self._timers: list[tuple[float, int, Connection]] = []
         self._sequence = itertools.count()
         self._open = 0
+        self._abandoned: set[Connection] = set()
+        """Connections answered in place of a stuck run(); their thread still holds the socket."""
         self._listening = False
         self._stopped = False
         self._accept_paused_until = 0.0
@@ -312,6 +314,7 @@ class ScoringWorker(Worker):
             return
         conn, req, environ = exchange
         conn.abandoned = True
+        self._abandoned.add(conn)
         environ[UNANSWERED] = True
         threading.Thread(target=self._answer_in_place, args=(conn, req, environ), daemon=True).start()
 
@@ -557,15 +560,17 @@ class ScoringWorker(Worker):
             return False
         finally:
             self._serving.pop(thread_id, None)
-        if reject is not None or conn.abandoned or resp.should_close() or CLOSE_CONNECTION in environ:
+        if conn.abandoned or resp.should_close():
             return False
-        return self.alive and _framing_agrees(req, parser)
+        return _framing_agrees(req, parser)
 
     def _respond(self, environ: dict, resp: _Response) -> None:
         respiter = self.wsgi(environ, resp.start_response)
         try:
             if environ.get(UNANSWERED):
                 return  # answered 504 in this request's place meanwhile: the late answer is dropped
+            if CLOSE_CONNECTION in environ or REJECT in environ or not self.alive:
+                resp.force_close()  # before the head is written, so that it says "Connection: close"
             for item in respiter:
                 resp.write(item)
             resp.close()
@@ -632,6 +637,7 @@ class ScoringWorker(Worker):
         if conn.sock.fileno() >= 0:
             conn.sock.close()
             self._open -= 1
+        self._abandoned.discard(conn)
 
     def _drain_step(self) -> bool:
         """Shutdown: stop accepting, close idle connections; False once nothing is left to serve."""
@@ -645,7 +651,7 @@ class ScoringWorker(Worker):
             conn = key.data
             if isinstance(conn, Connection) and not conn.buffer and not conn.serving and not conn.closing:
                 self._close(conn)
-        return self._open > 0
+        return self._open > len(self._abandoned)
 
 
 class _Guard(ThreadGuard):

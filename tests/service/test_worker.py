@@ -1,72 +1,271 @@
-"""service.worker: the per-request read deadline on real socket pairs, and gunicorn-level rejections as JSON.
-
-The worker on a real gunicorn is exercised by tests/reliability (slow clients, the bad-input corpus)."""
+"""service.worker on a real gunicorn (`python -m service` on 127.0.0.1): framing, HTTP/1.1 rules, rejections as JSON,
+nosniff everywhere, 413 closing its connection, pipelining, idle and slow connections costing no thread, and the
+gunicorn seams the worker relies on (gunicorn==27.0.1 is pinned)."""
 
 import json
 import socket
+import threading
+import time
 
 import pytest
+import requests
+from gunicorn.http import RequestParser
+from gunicorn.http.wsgi import Response as GunicornResponse
 from service_helpers import SCRIPTS, ServiceProcess
 
-from service.errors import RequestReadTimeout
-from service.worker import _DeadlineSocket
+from service.worker import _chunked_end, _Response
+
+ROW_BODY = b'{"data": [[5.1, 3.5, 1.4, 0.2]]}'
 
 
-@pytest.fixture
-def pair():
-    ours, peer = socket.socketpair()
-    adopted = _DeadlineSocket.adopt(ours, limit_s=0.2)
-    with adopted, peer:
-        yield adopted, peer
+def _request(path: str = "/score", body: bytes = ROW_BODY, *, version: str = "HTTP/1.1", host: bool = True, **headers):
+    lines = [f"POST {path} {version}" if body else f"GET {path} {version}"]
+    if host:
+        lines.append("Host: 127.0.0.1")
+    if body:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-def test_adopt_keeps_the_connection_and_its_blocking_mode(pair):
-    sock, peer = pair
-    assert sock.getblocking()
-    peer.sendall(b"GET / HTTP/1.1\r\n")
-    assert sock.recv(100) == b"GET / HTTP/1.1\r\n"
+def _read_all(sock: socket.socket, timeout: float = 30) -> bytes:
+    """Everything the server sends until it closes (bounded by ``timeout``)."""
+    sock.settimeout(timeout)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except (TimeoutError, ConnectionResetError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
-def test_armed_reads_stop_at_the_deadline_with_408(pair):
-    sock, peer = pair
-    sock.arm()
-    peer.sendall(b"POST /score HTTP/1.1\r\n")
-    assert sock.recv(100) == b"POST /score HTTP/1.1\r\n"
-    with pytest.raises(RequestReadTimeout, match=r"within 0.2 s of its first byte") as caught:
-        sock.recv(100)  # the client never sends the rest
-    assert caught.value.status == 408 and caught.value.headers == {"Connection": "close"}
-    with pytest.raises(RequestReadTimeout):
-        sock.recv(100)  # the deadline has passed: no further wait
-    assert sock.gettimeout() is None  # the socket's own timeout is restored for gunicorn's writes
+def _responses(data: bytes) -> list[tuple[str, dict[str, str], bytes]]:
+    """Split back-to-back responses (each with a Content-Length) into (status line, headers, body)."""
+    found = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+        length = int(headers.get("content-length", len(rest)))
+        found.append((lines[0], headers, rest[:length]))
+        data = rest[length:]
+    return found
 
 
-def test_bytes_already_received_are_read_after_the_deadline(pair):
-    sock, peer = pair
-    sock.arm()
-    peer.sendall(b"head")
-    assert sock.recv(4) == b"head"
-    with pytest.raises(RequestReadTimeout):
-        sock.recv(4)  # waits out the deadline
-    peer.sendall(b"body")
-    assert sock.recv(4) == b"body"  # e.g. the app read the body only after a slow init()
-    with pytest.raises(RequestReadTimeout):
-        sock.recv(4)
+def _exchange(port: int, raw: bytes, timeout: float = 30) -> list[tuple[str, dict[str, str], bytes]]:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(raw)
+        sock.shutdown(socket.SHUT_WR)
+        return _responses(_read_all(sock, timeout))
 
 
-def test_a_new_request_gets_a_new_deadline_and_disarmed_reads_are_not_limited(pair):
-    sock, peer = pair
-    sock.arm()
-    peer.sendall(b"a")
-    sock.recv(1)
-    with pytest.raises(RequestReadTimeout):
-        sock.recv(1)
-    sock.arm()
-    peer.sendall(b"b")
-    assert sock.recv(1) == b"b"
-    sock.disarm()
-    sock.settimeout(0.05)
-    with pytest.raises(TimeoutError):  # gunicorn's own timeout applies, not ours
-        sock.recv(1)
+# --- pure helpers and gunicorn seams ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "limit", "expected"),
+    [
+        (b"5\r\nhello\r\n0\r\n\r\n", None, 15),
+        (b"5;ext=1\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1", None, 21),  # pipelined bytes are not part of the body
+        (b"5\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n", None, 29),
+        (b"5\r\nhel", None, None),
+        (b"5\r\nhello\r\n0\r\n", None, None),
+        (b"5\r\nhello\r\n6\r\nworld!\r\n0\r\n\r\n", 10, -1),
+        (b"zz\r\nhello\r\n", None, 11),  # malformed: "ends here", so gunicorn's parser names the error
+    ],
+)
+def test_chunked_framing_is_walked_without_reading_the_data(body, limit, expected):
+    assert _chunked_end(bytearray(body), 0, limit) == expected
+
+
+def test_gunicorn_parses_a_request_from_an_iterable_and_keeps_what_follows():
+    """The seam the worker uses: RequestParser over an iterable, its unreader holding bytes past the request."""
+    from gunicorn.config import Config
+
+    raw = _request() + b"GET / HTTP/1.1\r\n"
+    parser = RequestParser(Config(), (raw,), ("127.0.0.1", 1))
+    request = next(parser)
+    assert (request.method, request.path, request.body.read()) == ("POST", "/score", ROW_BODY)
+    assert parser.unreader.take_buffered() == b"GET / HTTP/1.1\r\n"
+
+
+def test_the_response_subclass_sends_head_and_body_in_one_write():
+    """The seam: gunicorn's Response with send_headers/_emit_body overridden (one sendall per answer, nosniff)."""
+    from gunicorn.config import Config
+
+    class Recorder:
+        def __init__(self):
+            self.writes = []
+
+        def sendall(self, data):
+            self.writes.append(data)
+
+    parser = RequestParser(Config(), (_request(),), ("127.0.0.1", 1))
+    sock = Recorder()
+    response = _Response(next(parser), sock, Config())
+    assert isinstance(response, GunicornResponse)
+    response.start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "3")])
+    response.write(b"[0]")
+    response.close()
+    assert len(sock.writes) == 1
+    head, _, body = sock.writes[0].partition(b"\r\n\r\n")
+    assert body == b"[0]" and b"\r\nX-Content-Type-Options: nosniff" in head
+
+
+# --- on a real server ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(iris_model_dir):
+    args = ["--entry_script", str(SCRIPTS / "iris_score.py"), "--model_dir", str(iris_model_dir)]
+    env = {"MAX_REQUEST_BODY_BYTES": "4096", "REQUEST_READ_TIMEOUT_S": "2"}
+    with ServiceProcess.ours(*args, env=env) as running:
+        yield running.wait_ready()
+
+
+@pytest.mark.slow
+def test_pipelined_requests_are_answered_in_order(server):
+    raw = _request(x_request_id="first") + _request("/health/live", b"") + _request(x_request_id="third")
+    answers = _exchange(server.port, raw)
+    assert [(status, body) for status, _, body in answers] == [
+        ("HTTP/1.1 200 OK", b"[0]"),
+        ("HTTP/1.1 200 OK", b'{"status":"alive"}'),
+        ("HTTP/1.1 200 OK", b"[0]"),
+    ]
+    assert [answers[0][1]["x-request-id"], answers[2][1]["x-request-id"]] == ["first", "third"]
+
+
+@pytest.mark.slow
+def test_every_answer_says_nosniff(server):
+    port = server.port
+    answers = {
+        "score": _exchange(port, _request()),
+        "health": _exchange(port, _request("/", b"")),
+        "app-404": _exchange(port, _request("/nope", b"")),
+        "431": _exchange(port, _request(x_request_id="x" * 101)),
+        "413": _exchange(port, _request(body=b"x" * 5000)),
+        "worker-400": _exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nBAD HEADER: v\r\n\r\n"),
+        "worker-414": _exchange(port, b"GET /" + b"x" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+    }
+    statuses = {name: found[0][0].split(" ")[1] for name, found in answers.items()}
+    assert statuses == {
+        "score": "200",
+        "health": "200",
+        "app-404": "404",
+        "431": "431",
+        "413": "413",
+        "worker-400": "400",
+        "worker-414": "414",
+    }
+    assert {name: found[0][1].get("x-content-type-options") for name, found in answers.items()} == dict.fromkeys(
+        answers, "nosniff"
+    )
+
+
+@pytest.mark.slow
+def test_trace_id_is_capped_like_the_other_request_ids(server):
+    ok = requests.post(server.url + "/score", json={"data": [[5.1, 3.5, 1.4, 0.2]]}, headers={"TraceId": "t" * 100})
+    assert (ok.status_code, ok.headers["TraceId"]) == (200, "t" * 100)
+    too_long = requests.post(
+        server.url + "/score", json={"data": [[5.1, 3.5, 1.4, 0.2]]}, headers={"TraceId": "t" * 101}
+    )
+    assert too_long.status_code == 431
+    assert too_long.json()["message"] == "TraceId must not exceed 100 characters"
+    assert "TraceId" not in too_long.headers
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (_request("/health/live", b"", host=False), "400"),  # HTTP/1.1 requires Host (RFC 9112 §3.2)
+        (_request("/health/live", b"", version="HTTP/1.2"), "400"),
+        (_request("/health/live", b"", version="HTTP/1.9"), "400"),
+        (_request("/health/live", b"", version="HTTP/1.0", host=False), "200"),  # HTTP/1.0 needs no Host
+    ],
+    ids=["1.1-without-host", "1.2", "1.9", "1.0-without-host"],
+)
+def test_http_version_and_host_rules(server, raw, status):
+    (answer,) = _exchange(server.port, raw)
+    assert answer[0].split(" ")[1] == status
+    if status == "400":
+        assert json.loads(answer[2]) == {"message": "The request is not valid HTTP/1.1 and was not processed."}
+
+
+@pytest.mark.slow
+def test_413_closes_the_connection_and_a_pipelined_request_is_not_left_waiting(server):
+    too_large = _request(body=b"x" * 5000)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        # Head and part of the body, then a request pipelined behind it; the rest of the body never comes.
+        sock.sendall(too_large[:-4000] + _request("/health/live", b""))
+        started = time.monotonic()
+        data = _read_all(sock, timeout=30)
+        waited = time.monotonic() - started
+    answers = _responses(data)
+    assert len(answers) == 1
+    status, headers, body = answers[0]
+    assert status.split(" ")[:2] == ["HTTP/1.1", "413"]
+    assert headers["connection"] == "close"
+    assert "exceeds the limit of 4096 bytes" in json.loads(body)["message"]
+    # Closed by the server, not by our read timeout (nor by the 2 s read deadline).
+    assert waited < 30 and server.proc.poll() is None
+
+
+@pytest.mark.slow
+def test_slow_and_idle_connections_hold_no_thread(server):
+    """Far more idle and slow connections than the worker has threads: health and /score answer while every one of
+    them is still open, and the slow ones are then answered 408 at the read deadline."""
+    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(100)]
+    slow = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(50)]
+    try:
+        for sock in slow:
+            sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\n")  # a head that never ends
+        answered = [
+            requests.get(server.url + "/health/live", timeout=30).status_code,
+            requests.post(server.url + "/score", json={"data": [[5.1, 3.5, 1.4, 0.2]]}, timeout=30).status_code,
+        ]
+        still_open = []
+        for sock in slow:
+            sock.setblocking(False)
+            try:
+                still_open.append(sock.recv(1) != b"")
+            except BlockingIOError:
+                still_open.append(True)
+            sock.setblocking(True)
+        timed_out = [_responses(_read_all(sock, timeout=30))[0][0] for sock in slow]
+    finally:
+        for sock in idle + slow:
+            sock.close()
+    assert answered == [200, 200]
+    assert all(still_open)  # health and /score were answered before any slow connection was given up
+    assert set(timed_out) == {"HTTP/1.1 408 Request Timeout"}
+
+
+@pytest.mark.slow
+def test_health_answers_while_every_run_turn_is_busy(iris_model_dir):
+    """A long run() on the loop's thread is handed over: the loop goes on serving on a spare thread."""
+    with ServiceProcess.ours("--entry_script", str(SCRIPTS / "slow_run.py")) as slow_server:
+        slow_server.wait_ready()
+        answers = []
+        runs = [
+            threading.Thread(target=lambda: answers.append(requests.post(slow_server.url + "/score", data="2").json()))
+            for _ in range(2)
+        ]
+        for run in runs:
+            run.start()
+        try:
+            health = [requests.get(slow_server.url + path, timeout=30).status_code for path in ("/health/ready", "/")]
+            busy = [run.is_alive() for run in runs]
+        finally:
+            for run in runs:
+                run.join(30)
+    assert health == [200, 200] and all(busy)
+    assert answers == ["slept", "slept"]
 
 
 @pytest.mark.slow
