@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import mlflow_peer, protocols, report
-from bench.configs import MAIN_WORKLOADS, server_specs
+from bench import idle_probe, mlflow_peer, protocols, report
+from bench.configs import MAIN_WORKLOADS, PROBE_READ_TIMEOUT_S, probe_spec, server_specs
 from bench.runner import Plan, run_plan
-from bench.servers import REPO_ROOT
+from bench.servers import REPO_ROOT, RunningServer, ServerStartError
 from bench.workloads import workloads, write_bodies, write_model_dirs
 from bench.wrk import ensure_wrk, wrk_version
 
@@ -85,6 +85,29 @@ def _write_json(path: Path, doc: dict) -> None:
     tmp.replace(path)  # readers never see a half-written file
 
 
+def _run_probe(models: dict, log_dir: Path, quick: bool, instances: dict) -> list[dict]:
+    """The idle/slow connection probe on a fresh instance of ours; a start failure is recorded, not raised."""
+    spec = probe_spec(models, quick)
+    instances[spec.name] = {
+        "system": spec.system,
+        "label": spec.label,
+        "cold_start_s": [],
+        "memory": [],
+        "failures": [],
+        "busy_cores_before": [],
+    }
+    try:
+        with RunningServer(spec, log_dir) as server:
+            instances[spec.name]["cold_start_s"].append(server.cold_start_s)
+            connections, samples = (100, 30) if quick else (1000, 300)
+            results = idle_probe.probe(server, PROBE_READ_TIMEOUT_S[quick], connections, samples)
+            instances[spec.name]["memory"].append(server.memory())
+            return results
+    except (ServerStartError, OSError) as exc:
+        instances[spec.name]["failures"].append(f"probe: {exc}")
+        return []
+
+
 def _exit_on_sigterm(signum, frame) -> None:
     raise SystemExit(128 + signum)  # unwinds the with-blocks, so the servers under test are stopped too
 
@@ -141,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             quiet_wait=0.0 if args.quick else 2.0,
         )
         raw = run_plan(plan, tmp_path)
+        probe = [] if args.only == "reference" else _run_probe(models, tmp_path, args.quick, raw["instances"])
     doc = {
         "meta": {
             "date": started.strftime("%Y-%m-%d %H:%M UTC"),
@@ -170,9 +194,17 @@ def main(argv: list[str] | None = None) -> int:
         "ratios": report.ratios(raw["runs"]),
         "runs": raw["runs"],
     }
+    doc["probe"] = probe
     doc["targets"] = report.evaluate_targets(doc["ratios"], raw["instances"]) + protocols.cpu_targets(doc["ratios"])
+    doc["targets"] += idle_probe.evaluate(probe, PROBE_READ_TIMEOUT_S[args.quick])
     _write_json(args.out, doc)
     print(report.markdown(doc))
+    if probe:
+        print(
+            "\n".join(
+                ["Idle and slow connections held against ours (bench/idle_probe.py):", *idle_probe.markdown(probe)]
+            )
+        )
     print(f"JSON written to {args.out}", file=sys.stderr)
     failed = any(info["failures"] for info in raw["instances"].values()) or any(
         s["non200"] or s["errors"] for by_w in doc["summary"].values() for s in by_w.values()

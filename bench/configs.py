@@ -1,4 +1,6 @@
-"""The server configurations under test, (a)–(e) of issue 6; (f), the compute floor, runs in-process (runner.py)."""
+"""The server configurations under test, (a)–(e) of issue 6 and the scoring floor of issue 15; (f), the compute
+floor, runs in-process (runner.py). A new configuration is one more ServerSpec here (its system name then appears in
+report.RATIOS / TARGETS when it is compared)."""
 
 import sys
 from pathlib import Path
@@ -6,6 +8,9 @@ from pathlib import Path
 from bench.servers import ServerSpec
 from bench.workloads import PLAIN, PROBA
 
+WORKER_CLASS = "service.worker.ScoringWorker"
+"""Our service's gunicorn worker class: the floors run on it, so a ratio to them isolates the service's own work."""
+ONE_ROW_WORKLOADS = ("seq1", "par8")
 ENTRY_SCRIPT = "tests/service/scripts/iris_score.py"
 PROBA_SCRIPT = "bench/proba_score.py"
 MAIN_WORKLOADS = ("seq1", "par8", "batch1000", "big100k")
@@ -104,16 +109,47 @@ def server_specs(ref_python: str | None, models: dict[str, Path], include_ours: 
             ),
         ]
     threads = _ours_default_threads()
-    worker = ["--worker-class", "gthread", "--threads", str(threads)] if threads else []
+    worker = ["--worker-class", WORKER_CLASS, "--threads", str(threads)] if threads else []
+    gunicorn = (sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:{port}", "-w", "1", "--no-control-socket", *worker)
+    model_name = f"{WORKER_CLASS.rsplit('.', 1)[1]}{f' x{threads}' if threads else ''}"
     specs.append(
         ServerSpec(
             "floor-http",
             "floor-http",
-            f"(e) bare gunicorn + Flask constant, 1 worker{f', gthread x{threads}' if threads else ''}",
-            (sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:{port}", "-w", "1", *worker, "bench.floor_app:app"),
+            f"(e) bare gunicorn + Flask constant, 1 worker, {model_name}",
+            (*gunicorn, "bench.floor_app:app"),
             "/",
             {},
             EQUAL_WORKER_WORKLOADS,
         )
     )
+    specs.append(
+        ServerSpec(
+            "floor-score",
+            "floor-score",
+            f"bare Flask view: parse, convert, predict, serialise inline, 1 worker, {model_name}",
+            (*gunicorn, "bench.floor_score_app:app"),
+            "/",
+            {"BENCH_MODEL_DIR": str(models[PLAIN])},
+            ONE_ROW_WORKLOADS,
+        )
+    )
     return specs
+
+
+PROBE_READ_TIMEOUT_S = {True: 3, False: 10}
+"""REQUEST_READ_TIMEOUT_S of the probe instance (--quick: True): long enough to measure while the slow
+connections are held, short enough to wait for their 408s."""
+
+
+def probe_spec(models: dict[str, Path], quick: bool) -> ServerSpec:
+    """Ours at its defaults but a short read deadline, for bench/idle_probe.py."""
+    ours = (sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", "{port}")
+    return ServerSpec(
+        "ours-probe",
+        "ours-probe",
+        f"ours, REQUEST_READ_TIMEOUT_S={PROBE_READ_TIMEOUT_S[quick]} (idle/slow connection probe)",
+        (*ours, "--entry_script", ENTRY_SCRIPT, "--model_dir", str(models[PLAIN])),
+        "/health/ready",
+        {"REQUEST_READ_TIMEOUT_S": str(PROBE_READ_TIMEOUT_S[quick])},
+    )

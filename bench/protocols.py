@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from bench.report import cpu_at_most
 from bench.servers import ServerSpec
 from bench.workloads import PLAIN, Workload, iris_rows
 
@@ -74,19 +75,13 @@ def write_bodies(target: Path, work: list[Workload]) -> dict[str, dict[str, Path
 
 def cpu_targets(ratio_table: dict) -> list[dict]:
     """Each protocol's server CPU per request over /score's, same rows, same repetition (median)."""
-    results = []
-    for system in ("nocode-v2", "nocode-mlflow"):
-        for workload, metric in (("seq1", "req_s"), ("batch1000", "rows_s")):
-            key = f"{system}/nocode {workload} {metric}"
-            score_over_protocol = ratio_table.get(key, {}).get("cpu_median")
-            value = 1 / score_over_protocol if score_over_protocol else None
-            results.append(
-                {
-                    "target": f"{system} {workload}: server CPU per request ≤ {MAX_CPU_RATIO}× /score's",
-                    "key": key,
-                    "threshold": MAX_CPU_RATIO,
-                    "value": value,
-                    "met": None if value is None else value <= MAX_CPU_RATIO,
-                }
-            )
-    return results
+    return [
+        cpu_at_most(
+            ratio_table,
+            f"{system}/nocode {workload} {metric}",
+            MAX_CPU_RATIO,
+            f"{system} {workload}: server CPU per request ≤ {MAX_CPU_RATIO}× /score's",
+        )
+        for system in ("nocode-v2", "nocode-mlflow")
+        for workload, metric in (("seq1", "req_s"), ("batch1000", "rows_s"))
+    ]

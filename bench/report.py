@@ -25,6 +25,8 @@ RATIOS = [
     ("ours-w2", "reference-w2", "batch1000", "rows_s"),
     ("ours", "floor-http", "seq1", "req_s"),
     ("ours", "floor-http", "par8", "req_s"),
+    ("ours", "floor-score", "seq1", "req_s"),
+    ("ours", "floor-score", "par8", "req_s"),
     ("ours", "floor-compute", "batch1000", "rows_s"),
     ("ours", "floor-compute", "big100k", "rows_s"),
     ("ours", "floor-compute", "proba1000", "rows_s"),
@@ -47,9 +49,21 @@ TARGETS = [
     ("ours-w2/reference-w2 seq1 req_s", 2.0, "1-row sequential ≥ 2× the reference at equal worker count (2)"),
     ("ours-w2/reference-w2 par8 req_s", 2.0, "1-row 8 connections ≥ 2× the reference at equal worker count (2)"),
     ("ours/reference batch1000 rows_s", 3.0, "1000-row batch ≥ 3× the reference's rows/s"),
+    ("ours/reference big100k rows_s", 3.0, "100 000-row request ≥ 3× the reference's rows/s"),
+    ("ours/reference proba1000 rows_s", 3.0, "predict_proba 1000-row batch ≥ 3× the reference's rows/s"),
     ("ours/floor-compute batch1000 rows_s", 0.8, "1000-row batch ≥ 0.8× the compute floor"),
     ("ours/floor-http seq1 req_s", 0.7, "1-row sequential ≥ 0.7× the HTTP floor"),
     ("ours/floor-http par8 req_s", 0.7, "1-row 8 connections ≥ 0.7× the HTTP floor"),
+]
+
+# Issue 15, by server CPU per request (ours / the other, same repetition): (ratio key, at most, description)
+CPU_TARGETS = [
+    ("ours/reference seq1 req_s", 0.65, "1-row sequential: server CPU/request ≤ 0.65× the reference's (1 worker)"),
+    ("ours/reference par8 req_s", 0.65, "1-row 8 connections: server CPU/request ≤ 0.65× the reference's (1 worker)"),
+    ("ours-w2/reference-w2 seq1 req_s", 0.65, "1-row sequential: CPU/request ≤ 0.65× the reference's (2 workers)"),
+    ("ours-w2/reference-w2 par8 req_s", 0.65, "1-row 8 connections: CPU/request ≤ 0.65× the reference's (2 workers)"),
+    ("ours/floor-score seq1 req_s", 1.15, "1-row sequential: server CPU/request ≤ 1.15× the scoring floor's"),
+    ("ours/floor-score par8 req_s", 1.15, "1-row 8 connections: server CPU/request ≤ 1.15× the scoring floor's"),
 ]
 
 
@@ -118,6 +132,20 @@ def _memory_added_by_second_worker(instances: dict) -> dict | None:
     return {"pss_mb": pss, "rss_mb": rss}
 
 
+def cpu_at_most(ratio_table: dict, key: str, limit: float, text: str) -> dict:
+    """A target on server CPU per request: the ratio ``key``'s numerator over its denominator (median of the
+    same-repetition pairs) at most ``limit``."""
+    inverse = ratio_table.get(key, {}).get("cpu_median")
+    value = 1 / inverse if inverse else None
+    return {
+        "target": text,
+        "key": f"{key} cpu",
+        "threshold": limit,
+        "value": value,
+        "met": None if value is None else value <= limit,
+    }
+
+
 def evaluate_targets(ratio_table: dict, instances: dict) -> list[dict]:
     """Each target with its measured value and whether it is met (None when it could not be measured)."""
     results = []
@@ -133,6 +161,7 @@ def evaluate_targets(ratio_table: dict, instances: dict) -> list[dict]:
                 "met": None if value is None else value >= threshold,
             }
         )
+    results += [cpu_at_most(ratio_table, key, limit, text) for key, limit, text in CPU_TARGETS]
     ours = _median(instances.get("ours", {}).get("cold_start_s", []))
     ref = _median(instances.get("reference", {}).get("cold_start_s", []))
     results.append(

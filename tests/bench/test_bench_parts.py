@@ -153,6 +153,9 @@ def test_ratios_pair_repetitions_and_targets_use_their_medians():
     assert targets["ours/reference seq1 req_s"]["met"] is True
     assert targets["ours/reference par8 req_s"]["met"] is None
     assert targets["cold_start ours/reference"]["met"] is False
+    cpu = targets["ours/reference seq1 req_s cpu"]  # ours / the reference's CPU per request, at most 0.65
+    assert (round(cpu["value"], 3), cpu["met"]) == (0.333, True)
+    assert targets["ours/floor-score seq1 req_s cpu"]["met"] is None
 
 
 def test_repetitions_with_failed_requests_are_counted_but_not_measured():
