@@ -64,7 +64,7 @@ class Settings:
     worker_count: int = 1
     """WORKER_COUNT (or --worker_count): gunicorn worker processes."""
     worker_threads: int = 4
-    """WORKER_THREADS: threads per gthread worker, so health and metrics never wait behind scoring."""
+    """WORKER_THREADS: requests a worker may have busy at once beyond its event loop (service/worker.py)."""
     max_concurrent_runs: int = 1
     """MAX_CONCURRENT_RUNS: run() calls one worker makes at the same time; 1 (the reference's one-at-a-time, safe for
     scripts that are not thread-safe) unless raised. Health, metrics and input parsing never wait for it."""
