@@ -153,6 +153,20 @@ class _Response(wsgi.Response):
             self.sock.sendall(head)
 
 
+class SettingsSnapshot:
+    """gunicorn's Config with every setting's value read once: the parser and the response read dozens of settings
+    per request, each a Config.__getattr__ and a Setting.get() call. Anything else (methods, properties) is the
+    Config's own."""
+
+    def __init__(self, cfg) -> None:
+        self.__dict__.update({name: setting.get() for name, setting in cfg.settings.items()})
+        self.is_ssl = cfg.is_ssl
+        self._cfg = cfg
+
+    def __getattr__(self, name: str):
+        return getattr(self._cfg, name)
+
+
 class ScoringWorker(Worker):
     """Event loop + inline serving + watchdog (see the module docstring); gunicorn stays the process manager."""
 
@@ -194,6 +208,7 @@ class ScoringWorker(Worker):
         self._max_body = scoring.settings.max_body_bytes if scoring is not None else None
         self._read_timeout = scoring.settings.request_read_timeout_s if scoring is not None else 60
         self._keepalive = self.cfg.keepalive or 0
+        self._settings = SettingsSnapshot(self.cfg)
         if self._runner is not None:
             self._runner.watched_externally = True
             self._runner.threads = _Guard(self)
@@ -324,7 +339,7 @@ class ScoringWorker(Worker):
         stand_in["wsgi.input"] = io.BytesIO()
         if environ.get(REQUEST_ID):
             stand_in["HTTP_X_REQUEST_ID"] = environ[REQUEST_ID]
-        resp = _Response(req, conn.sock, self.cfg)
+        resp = _Response(req, conn.sock, self._settings)
         resp.force_close()
         try:
             self._respond(stand_in, resp)
@@ -535,13 +550,13 @@ class ScoringWorker(Worker):
         thread_id = threading.get_ident()
         req = resp = None
         try:
-            parser = RequestParser(self.cfg, (data,), conn.addr)
+            parser = RequestParser(self._settings, (data,), conn.addr)
             req = next(parser)
             if req.version not in _SUPPORTED_VERSIONS:
                 raise BadRequest(f"HTTP version {req.version} is not supported")
             if req.version == (1, 1) and not any(name == "HOST" for name, _ in req.headers):
                 raise BadRequest("HTTP/1.1 request without Host")
-            resp, environ = wsgi.create(req, conn.sock, conn.addr, conn.server, self.cfg, _Response)
+            resp, environ = wsgi.create(req, conn.sock, conn.addr, conn.server, self._settings, _Response)
             if reject is not None:
                 environ[REJECT] = reject
             self._serving[thread_id] = (conn, req, environ)

@@ -300,3 +300,17 @@ def test_gunicorn_level_rejections_are_json_without_the_input():
     assert output.count("gunicorn.error - Rejected a request from 127.0.0.1: ") == 3
     assert "LimitRequestLine (414 URI Too Long)" in output
     assert "SECRET" not in output
+
+
+def test_the_settings_snapshot_answers_as_gunicorns_config():
+    """The seam: SettingsSnapshot stands in for gunicorn's Config in the parser and the response."""
+    from gunicorn.config import Config
+
+    from service.worker import SettingsSnapshot
+
+    config = Config()
+    config.set("limit_request_line", 1234)
+    snapshot = SettingsSnapshot(config)
+    assert (snapshot.limit_request_line, snapshot.is_ssl) == (1234, False)
+    assert all(getattr(snapshot, name) == setting.get() for name, setting in config.settings.items())
+    assert snapshot.forwarded_allow_networks() == config.forwarded_allow_networks()  # methods are the Config's
