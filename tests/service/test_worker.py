@@ -311,6 +311,6 @@ def test_the_settings_snapshot_answers_as_gunicorns_config():
     config = Config()
     config.set("limit_request_line", 1234)
     snapshot = SettingsSnapshot(config)
-    assert (snapshot.limit_request_line, snapshot.is_ssl) == (1234, False)
+    assert (snapshot.limit_request_line, snapshot.is_ssl) == (1234, config.is_ssl)
     assert all(getattr(snapshot, name) == setting.get() for name, setting in config.settings.items())
     assert snapshot.forwarded_allow_networks() == config.forwarded_allow_networks()  # methods are the Config's
