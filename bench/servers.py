@@ -33,7 +33,7 @@ class ServerStartError(RuntimeError):
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """How to launch one configuration. ``argv`` items may contain ``{port}``; the cwd is the repository root.
+    """How to launch one configuration. ``argv`` items may contain ``{port}``; it runs in the repository root.
     ``system`` is the result row the instance reports into; ``workloads`` the workload names it is measured with;
     requests go to ``score_path`` with the rows under ``body_key``."""
 
@@ -72,8 +72,9 @@ def http_status(port: int, path: str, timeout: float = 2.0) -> int | None:
 class RunningServer:
     """One started server. Use as a context manager so the whole process session is stopped on every exit path."""
 
-    def __init__(self, spec: ServerSpec, log_dir: Path, ready_timeout: float = 90.0):
+    def __init__(self, spec: ServerSpec, log_dir: Path, ready_timeout: float = 90.0, cwd: Path = REPO_ROOT):
         self.spec = spec
+        self.cwd = cwd
         self.port = free_port()
         self.log_path = log_dir / f"{spec.name}-{self.port}.log"
         self.ready_timeout = ready_timeout
@@ -102,7 +103,7 @@ class RunningServer:
         log = self.log_path.open("wb")
         started = time.monotonic()
         self.proc = subprocess.Popen(
-            argv, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
         try:

@@ -544,13 +544,18 @@ class ScoringWorker(Worker):
 
     def _serve(self, conn: Connection, end: int) -> bool:
         """Parse and answer the request in ``conn.buffer[:end]``; True to keep the connection open."""
-        data = bytes(conn.buffer[:end])
-        del conn.buffer[:end]
+        # Head and body as two chunks, each copied once: gunicorn's parser then never copies the body aside.
+        buffer = conn.buffer
+        head_end = buffer.find(b"\r\n\r\n", 0, end)
+        body_start = end if head_end < 0 else head_end + 4
+        with memoryview(buffer) as view:
+            source = (bytes(view[:body_start]), bytes(view[body_start:end]))
+        del buffer[:end]
         reject, conn.reject, conn.request_end = conn.reject, None, None
         thread_id = threading.get_ident()
         req = resp = None
         try:
-            parser = RequestParser(self._settings, (data,), conn.addr)
+            parser = RequestParser(self._settings, source, conn.addr)
             req = next(parser)
             if req.version not in _SUPPORTED_VERSIONS:
                 raise BadRequest(f"HTTP version {req.version} is not supported")
