@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service import logs
 from service.compat import AMLResponse
-from service.errors import BadInput, HTTPStatusError, InternalError, PayloadTooLarge, ServiceError
+from service.errors import BadInput, HTTPStatusError, InternalError, PayloadTooLarge, ServiceError, escape_markup
 
 logger = logging.getLogger("service")
 CLOSE_CONNECTION = "service.close_connection"
@@ -38,13 +38,19 @@ def log_request_id() -> str:
 
 def error_response(error: ServiceError) -> Response:
     """``error`` as ``{"message", "request_id"}`` with its status and headers."""
-    body = {"message": error.message, "request_id": g.get("request_id")}
+    body = {"message": error.message, "request_id": body_request_id(g.get("request_id"))}
     response = AMLResponse(body, error.status, json_str=True, run_function_failed=error.run_function_failed)
     for name, value in error.headers.items():
         if name == "Connection":
             request.environ[CLOSE_CONNECTION] = True
         response.headers[name] = value
     return response
+
+
+def body_request_id(request_id: str | None) -> str | None:
+    """The request id as an error body carries it: the client's x-request-id with its markup escaped, as a body never
+    holds client text a browser could read as markup (the x-request-id header echo keeps it as sent)."""
+    return None if request_id is None else escape_markup(request_id)
 
 
 def payload_too_large(length: int | None, limit: int) -> PayloadTooLarge:

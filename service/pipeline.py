@@ -16,7 +16,7 @@ import uuid
 from flask import Flask, Response, current_app, g, request
 
 from service import auth, cors, error_handlers, logs
-from service.error_handlers import log_request_id, payload_too_large
+from service.error_handlers import body_request_id, log_request_id, payload_too_large
 from service.errors import HeaderTooLong
 
 logger = logging.getLogger("azmlinfsrv")
@@ -139,7 +139,7 @@ def _add_request_id(response: Response, request_id: str) -> None:
     except ValueError:
         return
     if isinstance(document, dict) and isinstance(document.get("message"), str) and "request_id" not in document:
-        response.set_data(json.dumps({**document, "request_id": request_id}))
+        response.set_data(json.dumps({**document, "request_id": body_request_id(request_id)}))
 
 
 def _teardown_request(_exc: BaseException | None) -> None:

@@ -105,6 +105,24 @@ def test_error_bodies_quote_client_text_without_markup(no_code, case):
     assert "\\u003cimg" in message, message  # quoted, escaped, still readable
 
 
+ESCAPED_MARKUP = MARKUP.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"data": [["a", 1, 2, 3]]}, id="service error"),
+        pytest.param({"data": [ROW], "method": "nope"}, id="the script's own JSON 4xx"),
+    ],
+)
+def test_error_bodies_carry_the_client_request_id_without_markup(no_code, body):
+    response = _post(no_code, json.dumps(body).encode(), headers={"x-request-id": MARKUP})
+    assert response.status == 400, response.body[:300]
+    assert response.header("x-request-id") == MARKUP  # the header echo is the reference's, unchanged
+    assert not re.search(rb"[<>&]", response.body), response.body[:400]
+    assert response.json()["request_id"] == ESCAPED_MARKUP
+
+
 # --- access line ------------------------------------------------------------------------------------------------------
 
 
