@@ -68,17 +68,6 @@ class AMLResponse(Response):
             for part in str(value).split(","):
                 self.headers.add(name, part.strip())
 
-    def _clean_status(self, value: str | int) -> tuple[str, int]:
-        """werkzeug's status parsing, refusing what is no HTTP status: gunicorn would send ``HTTP/1.1 999`` as given.
-
-        Every way of setting the status (constructor, ``status``, ``status_code``) goes through here, so run() fails
-        where the bad value is set, the traceback is logged, and the client gets the usual 500.
-        """
-        status, code = super()._clean_status(value)
-        if not 100 <= code <= 599:
-            raise ValueError(f"AMLResponse status must be an HTTP status code from 100 to 599, got {value!r}.")
-        return status, code
-
 
 def install() -> None:
     """Make the Azure import names of this API resolve to this module (idempotent)."""

@@ -75,6 +75,15 @@ def run_script(runner: Runner, arguments: dict[str, object]) -> tuple[object, fl
 
 def _render_output(output: object, elapsed_ms: str) -> Response:
     if isinstance(output, Response):
+        if not 100 <= output.status_code <= 599:
+            # gunicorn would send e.g. `HTTP/1.1 999` as given: no client can read that as an HTTP status.
+            logger.error(
+                "run() returned a response with status %d; expected an HTTP status code from 100 to 599 "
+                "(request_id=%s)",
+                output.status_code,
+                log_request_id(),
+            )
+            raise RunFailed()
         if output.status_code >= 500:
             output.headers["x-ms-run-function-failed"] = "True"
         output.headers["x-ms-run-fn-exec-ms"] = elapsed_ms

@@ -147,7 +147,7 @@ def status_server():
         yield server.wait_ready()
 
 
-@pytest.mark.parametrize("body", ["999", "0", "99", "600", "set:1000"])
+@pytest.mark.parametrize("body", ["999", "0", "99", "600", "set:1000", "flask:999", "flask:0"])
 def test_run_status_outside_100_to_599_is_a_logged_500(status_server, body):
     before = len(status_server.output)
     response = exchange(status_server.port, request_bytes("POST", "/score", body.encode(), content_type="text/plain"))
@@ -155,7 +155,14 @@ def test_run_status_outside_100_to_599_is_a_logged_500(status_server, body):
     assert response.header("x-ms-run-function-failed") == "True"
     assert response.json()["message"].startswith("An unexpected error occurred in scoring script.")
     log = status_server.output[before:]
-    assert "run() raised an exception" in log and "status code from 100 to 599" in log, log[-2000:]
+    status = body.rpartition(":")[2]
+    logged = [line for line in log.splitlines() if f"run() returned a response with status {status};" in line]
+    assert len(logged) == 1 and "expected an HTTP status code from 100 to 599" in logged[0], log[-2000:]
+
+
+def test_run_status_in_range_of_a_plain_flask_response_is_sent_as_is(status_server):
+    response = exchange(status_server.port, request_bytes("POST", "/score", b"flask:201", content_type="text/plain"))
+    assert response.status == 201 and response.body == b"made"
 
 
 @pytest.mark.parametrize("status", [201, 418, 599])
