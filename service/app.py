@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,10 +85,12 @@ def create_app(
     app.extensions[EXTENSION] = Scoring(settings, runner, swagger, metrics, model_info)
     routes.register(app)
 
-    def record_init_time() -> None:
+    def on_ready() -> None:
         if runner.init_seconds is not None:
             metrics.model_load.set(runner.init_seconds)
+        # The reference's line, which log watchers wait for: once per process that ran init() (each worker).
+        logger.info("Worker with pid %d ready for serving traffic", os.getpid())
 
-    runner.start(background=init_in_background, on_failure=on_init_failure, on_ready=record_init_time)
+    runner.start(background=init_in_background, on_failure=on_init_failure, on_ready=on_ready)
     logger.info("Scoring timeout is set to %d ms", settings.scoring_timeout_ms)
     return app

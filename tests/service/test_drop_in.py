@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -188,6 +189,39 @@ def test_lines_the_reference_has_carry_its_logger_names(env_pair, logger, messag
     pattern = rf"^{LOG_PREFIX}{re.escape(logger)} - {re.escape(message)}"
     for server in (reference, ours):
         assert re.search(pattern, server.output, flags=re.M), f"{logger} - {message!r}:\n{server.output[-3000:]}"
+
+
+READY_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} I \[(\d+)\] azmlinfsrv - Worker with pid (\d+) ready for serving traffic$",
+    flags=re.M,
+)
+
+
+def _ready_lines(output: str) -> list[tuple[str, str]]:
+    """(pid of the process that logged it, pid in the message) of each `Worker with pid N ready` line."""
+    return READY_LINE.findall(output)
+
+
+def test_the_worker_logs_that_it_is_ready_once_after_init_like_the_reference(env_pair):
+    reference, ours, _ = env_pair
+    for server in (reference, ours):
+        ready = _ready_lines(server.output)
+        assert len(ready) == 1 and ready[0][0] == ready[0][1], server.output[-3000:]
+        assert int(ready[0][1]) != server.proc.pid  # a worker's, not the master's
+        init_done = re.search(r"init has completed successfully", server.output)
+        assert init_done and init_done.start() < READY_LINE.search(server.output).start(), server.output[-3000:]
+
+
+def test_each_of_two_workers_logs_its_ready_line_once_like_the_reference(reference_python):
+    reference, ours = _pair(reference_python, "--entry_script", str(SCRIPTS / "env_echo.py"), "--worker_count", "2")
+    with reference, ours:
+        for server in (reference.wait_ready(), ours.wait_ready()):
+            deadline = time.monotonic() + 60  # the second worker may still be in init() when the first answers
+            while len(_ready_lines(server.output)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            ready = _ready_lines(server.output)
+            assert len(ready) == 2 and all(logged == named for logged, named in ready), server.output[-3000:]
+            assert len({named for _, named in ready}) == 2 and str(server.proc.pid) not in dict(ready)
 
 
 # --- 5. Entry-script import errors go to stdout ---------------------------------------------------------------------
