@@ -16,7 +16,7 @@ from service import logs
 from service.compat import AMLResponse
 from service.errors import BadInput, HTTPStatusError, InternalError, PayloadTooLarge, ServiceError, escape_markup
 
-logger = logging.getLogger("service")
+logger = logging.getLogger("azmlinfsrv")
 CLOSE_CONNECTION = "service.close_connection"
 """environ key set when the answer must end its connection (the request's framing or body cannot be trusted);
 the HTTP server is told by this flag, as WSGI drops a Connection header given by the app."""

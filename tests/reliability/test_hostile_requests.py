@@ -123,6 +123,16 @@ def test_error_bodies_carry_the_client_request_id_without_markup(no_code, body):
     assert response.json()["request_id"] == ESCAPED_MARKUP
 
 
+def test_an_unreadable_body_is_logged_under_the_reference_logger_name(no_code):
+    before = len(no_code.output)
+    head = "POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    raw = (head + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n").encode()
+    response = exchange(no_code.port, raw)
+    assert response.status == 400 and "chunked transfer encoding" in response.json()["message"], response.body[:300]
+    logged = [line for line in no_code.output[before:].splitlines() if "Unreadable request body" in line]
+    assert len(logged) == 1 and " azmlinfsrv - Unreadable request body: InvalidChunkSize" in logged[0], logged
+
+
 # --- access line ------------------------------------------------------------------------------------------------------
 
 
