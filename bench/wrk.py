@@ -71,14 +71,15 @@ def run_wrk(
         str(LUA_SCRIPT),
         url,
     ]
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if line.startswith("BENCH_THREAD_DONE"):
-            proc.send_signal(signal.SIGINT)  # wrk ends its -d sleep on SIGINT and prints the summary
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    # The with block closes wrk's stdout pipe; wrk has been reaped by wait4 (for its rusage) by then.
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("BENCH_THREAD_DONE"):
+                proc.send_signal(signal.SIGINT)  # wrk ends its -d sleep on SIGINT and prints the summary
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
     summary = next((ln.split(" ", 1)[1] for ln in lines if ln.startswith("BENCH_JSON ")), None)
     if summary is None:
         raise WrkError(f"wrk exited {proc.returncode} without a summary:\n{''.join(lines[-20:])}")

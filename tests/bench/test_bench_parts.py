@@ -52,9 +52,6 @@ def test_python_client_counts_refused_connections():
     assert result.requests == 0 and result.errors["read"] == 3
 
 
-# bench/wrk.py leaves wrk's stdout pipe to the garbage collector (bench/ is being rewritten under issue 15): the one
-# warning tolerated under filterwarnings = error, until that rewrite closes the pipe.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
 def test_wrk_stops_at_the_count_and_reconnects(closing_server, tmp_path):
     body = tmp_path / "body.json"
