@@ -49,7 +49,8 @@ def save_models(bin_dir: Path, models: dict[str, Path], target: Path) -> dict[st
         out[flavour] = target / f"mlflow-{flavour}"
         argv = [
             str(bin_dir / "python"),
-            "bench/mlflow_model.py",
+            "-m",
+            "bench.mlflow_model",
             str(models[flavour]),
             str(out[flavour]),
             "--predict-fn",

@@ -1,6 +1,5 @@
 """The workloads (request bodies, counts, connections) and the two iris model directories they are served from."""
 
-import hashlib
 import importlib.util
 import json
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ import joblib
 import numpy as np
 from sklearn.datasets import load_iris
 
+import model_format
 from bench.servers import REPO_ROOT
 
 PLAIN, PROBA = "plain", "proba"
@@ -78,14 +78,9 @@ def write_model_dirs(target: Path) -> dict[str, Path]:
 
 
 def load_verified(model_dir: Path):
-    """``joblib.load`` the model file only after its sha256 matches model.json.
+    """``joblib.load`` the model file only after model.json is valid and the file's sha256 matches it.
 
     Raises:
-        ValueError: the hash differs from the sidecar's.
+        model_format.ModelDirError: (a ValueError) model.json is invalid or the hash differs from the sidecar's.
     """
-    sidecar = json.loads((model_dir / "model.json").read_text())
-    model_file = model_dir / sidecar["model_file"]
-    actual = hashlib.sha256(model_file.read_bytes()).hexdigest()
-    if actual != sidecar["sha256"]:
-        raise ValueError(f"{model_file.name} has sha256 {actual}, but model.json expects {sidecar['sha256']}")
-    return joblib.load(model_file)
+    return joblib.load(model_format.verify(model_dir, model_format.read_sidecar(model_dir)))

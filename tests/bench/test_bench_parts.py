@@ -1,6 +1,7 @@
 """The harness's parts against real processes: load clients (wrk and Python) on a real gunicorn that closes every
 connection, /proc accounting, the compute floor, the sha256 check, and the report arithmetic."""
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -8,14 +9,16 @@ import sys
 import time
 
 import joblib
+import numpy as np
 import pytest
 
-from bench import procstat, report
+from bench import mlflow_peer, procstat, report
 from bench.compute_floor import score_once
 from bench.measure import run_python
 from bench.servers import REPO_ROOT, RunningServer, ServerSpec
 from bench.workloads import iris_rows, load_verified
 from bench.wrk import run_wrk
+from model_format import ModelDirError
 
 BODY = json.dumps({"data": iris_rows(1)}).encode()
 
@@ -114,6 +117,50 @@ def test_load_verified_refuses_a_tampered_model(iris_model_dir, tmp_path):
     joblib.dump({"not": "the model"}, tmp_path / "m" / "model.joblib")
     with pytest.raises(ValueError, match="model.joblib has sha256 .*, but model.json expects"):
         load_verified(tmp_path / "m")
+
+
+def _other_format(model_dir, target):
+    """A copy of ``model_dir`` whose model.json says format 2 (the model file and its sha256 unchanged)."""
+    shutil.copytree(model_dir, target)
+    sidecar = json.loads((target / "model.json").read_text())
+    (target / "model.json").write_text(json.dumps({**sidecar, "format": 2}))
+    return target
+
+
+def test_load_verified_refuses_a_sidecar_the_contract_refuses(iris_model_dir, tmp_path):
+    with pytest.raises(ModelDirError, match="has format 2, but this version reads format 1"):
+        load_verified(_other_format(iris_model_dir, tmp_path / "m"))
+
+
+def test_proba_entry_script_checks_the_model_directory_with_model_format(
+    iris_model_dir, iris_proba_model_dir, tmp_path, monkeypatch
+):
+    spec = importlib.util.spec_from_file_location("bench_proba_score", REPO_ROOT / "bench" / "proba_score.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(_other_format(iris_model_dir, tmp_path / "m")))
+    with pytest.raises(ModelDirError, match="has format 2"):
+        script.init()
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(iris_proba_model_dir))
+    script.init()
+    assert len(script.run(np.array(iris_rows(2)))[0]) == 3
+
+
+MLFLOW_PYTHON = mlflow_peer.VENV / "bin" / "python"
+
+
+@pytest.mark.skipif(not MLFLOW_PYTHON.exists(), reason="no .venv-mlflow (python -m bench --with-mlflow builds it)")
+def test_mlflow_model_refuses_a_sidecar_the_contract_refuses_with_status_2(iris_model_dir, tmp_path):
+    argv = [str(MLFLOW_PYTHON), "-m", "bench.mlflow_model"]
+    done = subprocess.run(
+        [*argv, str(_other_format(iris_model_dir, tmp_path / "m")), str(tmp_path / "out")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2 and "has format 2, but this version reads format 1" in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def _rep(rep, req_s, cpu_ms=1.0, non200=0):
