@@ -25,9 +25,10 @@ The model (subclassing gunicorn's public ``Worker`` API, on the stdlib ``selecto
   and metrics, through the app) and closes its connection; the stuck thread discards its late answer.
 
 gunicorn seams used beyond the ``Worker`` class (pinned gunicorn==27.0.1, tested in tests/service/test_worker.py):
-``gunicorn.http.RequestParser`` over an iterable, its ``unreader``, ``gunicorn.http.wsgi.create`` with a
-``response_class``, and ``Response.send_headers`` / ``_emit_body`` (the subclass hook gunicorn documents) so the
-head and body leave in one send.
+``gunicorn.http.RequestParser`` over an iterable, its ``unreader`` and its ``mesg_class`` (a ``Request`` whose
+``_peer_trusted_for_forwarded`` is decided once per peer address), ``gunicorn.http.wsgi.create`` with a
+``response_class``, and ``Response.default_headers`` / ``send_headers`` / ``_emit_body`` (the subclass hook gunicorn
+documents) so the head and body leave in one send.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from gunicorn.http.errors import (
     ParseException,
     UnsupportedTransferCoding,
 )
+from gunicorn.http.message import Request
 from gunicorn.workers.base import Worker
 
 from service.error_handlers import CLOSE_CONNECTION, payload_too_large
@@ -73,6 +75,8 @@ TICK_S = 0.01
 LINGER_S = 2.0
 """After an answer that closes the connection, unread request bytes are drained this long (RFC 9112 §9.6)."""
 MAX_RECV = 1024 * 1024
+MAX_TRUST_ENTRIES = 1024
+"""Peer addresses whose forwarding-header trust a worker remembers; others are decided per request."""
 NOSNIFF = "X-Content-Type-Options: nosniff\r\n"
 
 # Statuses gunicorn gives its parse errors (anything else it rejects is a 400), with our own wording.
@@ -122,7 +126,22 @@ class _Response(wsgi.Response):
     _head = b""
 
     def default_headers(self):
-        headers = super().default_headers()
+        # gunicorn's lines, with the Date line from the worker's settings (formatted once a second, not per answer).
+        if self.upgrade:
+            connection = "upgrade"
+        elif self.should_close():
+            connection = "close"
+        else:
+            connection = "keep-alive"
+        major, minor = self.req.version
+        headers = [
+            f"HTTP/{major}.{minor} {self.status}\r\n",
+            f"Server: {self.version}\r\n",
+            self.cfg.date_line(),
+            f"Connection: {connection}\r\n",
+        ]
+        if self.chunked:
+            headers.append("Transfer-Encoding: chunked\r\n")
         headers.append(NOSNIFF)
         return headers
 
@@ -153,6 +172,26 @@ class _Response(wsgi.Response):
             self.sock.sendall(head)
 
 
+class _Request(Request):
+    """gunicorn's request, with the trust in the peer's forwarding headers decided once per peer address: gunicorn
+    parses the address and matches it against FORWARDED_ALLOW_IPS on every request."""
+
+    def _peer_trusted_for_forwarded(self):
+        if not isinstance(self.peer_addr, tuple):
+            return super()._peer_trusted_for_forwarded()
+        trust, host = self.cfg.forwarding_trust, self.peer_addr[0]
+        decision = trust.get(host)
+        if decision is None:
+            decision = super()._peer_trusted_for_forwarded()
+            if len(trust) < MAX_TRUST_ENTRIES:
+                trust[host] = decision
+        return decision
+
+
+class _RequestParser(RequestParser):
+    mesg_class = _Request
+
+
 class SettingsSnapshot:
     """gunicorn's Config with every setting's value read once: the parser and the response read dozens of settings
     per request, each a Config.__getattr__ and a Setting.get() call. Anything else (methods, properties) is the
@@ -161,7 +200,19 @@ class SettingsSnapshot:
     def __init__(self, cfg) -> None:
         self.__dict__.update({name: setting.get() for name, setting in cfg.settings.items()})
         self.is_ssl = cfg.is_ssl
+        self.forwarding_trust: dict[str, tuple] = {}
+        """_Request's trust decision by peer address (the settings it depends on are fixed for the worker)."""
         self._cfg = cfg
+        self._date = (0, "")
+
+    def date_line(self) -> str:
+        """The response's ``Date`` header line, as gunicorn formats it (whole seconds)."""
+        now = int(time.time())
+        second, line = self._date
+        if second != now:
+            line = f"Date: {util.http_date(now)}\r\n"
+            self._date = (now, line)
+        return line
 
     def __getattr__(self, name: str):
         return getattr(self._cfg, name)
@@ -555,7 +606,7 @@ class ScoringWorker(Worker):
         thread_id = threading.get_ident()
         req = resp = None
         try:
-            parser = RequestParser(self._settings, source, conn.addr)
+            parser = _RequestParser(self._settings, source, conn.addr)
             req = next(parser)
             if req.version not in _SUPPORTED_VERSIONS:
                 raise BadRequest(f"HTTP version {req.version} is not supported")

@@ -13,7 +13,7 @@ from gunicorn.http import RequestParser
 from gunicorn.http.wsgi import Response as GunicornResponse
 from service_helpers import SCRIPTS, ServiceProcess
 
-from service.worker import _chunked_end, _Response
+from service.worker import NOSNIFF, SettingsSnapshot, _chunked_end, _Response
 
 ROW_BODY = b'{"data": [[5.1, 3.5, 1.4, 0.2]]}'
 
@@ -94,6 +94,24 @@ def test_gunicorn_parses_a_request_from_an_iterable_and_keeps_what_follows():
     assert parser.unreader.take_buffered() == b"GET / HTTP/1.1\r\n"
 
 
+@pytest.mark.parametrize("peer", [("127.0.0.1", 1), ("10.1.2.3", 1)])
+def test_forwarding_headers_are_trusted_as_gunicorn_decides_and_the_decision_is_kept_per_peer(peer):
+    """The seam: _Request remembers gunicorn's trust decision (FORWARDED_ALLOW_IPS, loopback by default) per peer
+    address; a trusted peer's X-Forwarded-Proto sets the scheme, anyone else's is ignored, on every request."""
+    from gunicorn.config import Config
+
+    from service.worker import _RequestParser
+
+    settings = SettingsSnapshot(Config())
+    raw = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Forwarded-Proto: https\r\n\r\n"
+    expected = "https" if peer[0] == "127.0.0.1" else "http"
+    for _ in range(2):
+        request = next(_RequestParser(settings, (raw,), peer))
+        assert request.scheme == expected
+        assert next(RequestParser(Config(), (raw,), peer)).scheme == expected  # gunicorn's own answer
+    assert list(settings.forwarding_trust) == [peer[0]]
+
+
 def test_the_response_subclass_sends_head_and_body_in_one_write():
     """The seam: gunicorn's Response with send_headers/_emit_body overridden (one sendall per answer, nosniff)."""
     from gunicorn.config import Config
@@ -107,7 +125,7 @@ def test_the_response_subclass_sends_head_and_body_in_one_write():
 
     parser = RequestParser(Config(), (_request(),), ("127.0.0.1", 1))
     sock = Recorder()
-    response = _Response(next(parser), sock, Config())
+    response = _Response(next(parser), sock, SettingsSnapshot(Config()))
     assert isinstance(response, GunicornResponse)
     response.start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "3")])
     response.write(b"[0]")
@@ -302,11 +320,33 @@ def test_gunicorn_level_rejections_are_json_without_the_input():
     assert "SECRET" not in output
 
 
+@pytest.mark.parametrize(
+    ("raw", "chunked", "close"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", False, False),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", False, True),
+        (b"GET / HTTP/1.0\r\n\r\n", False, True),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", True, False),
+    ],
+)
+def test_the_response_head_is_gunicorns_plus_nosniff(raw, chunked, close):
+    """_Response.default_headers (Date formatted once a second) writes the lines gunicorn's own would, then nosniff."""
+    from gunicorn.config import Config
+
+    settings = SettingsSnapshot(Config())
+    headers = [("Content-Type", "text/plain")] if chunked else [("Content-Length", "0")]
+    ours = _Response(next(RequestParser(Config(), (raw,), ("127.0.0.1", 1))), None, settings)
+    theirs = GunicornResponse(next(RequestParser(Config(), (raw,), ("127.0.0.1", 1))), None, Config())
+    for response in (ours, theirs):
+        response.start_response("200 OK", headers)
+    expected = theirs.default_headers()
+    assert ours.default_headers() in (expected + [NOSNIFF], theirs.default_headers() + [NOSNIFF])  # a second may tick
+    assert ("Connection: close\r\n" in expected) == close and ("Transfer-Encoding: chunked\r\n" in expected) == chunked
+
+
 def test_the_settings_snapshot_answers_as_gunicorns_config():
     """The seam: SettingsSnapshot stands in for gunicorn's Config in the parser and the response."""
     from gunicorn.config import Config
-
-    from service.worker import SettingsSnapshot
 
     config = Config()
     config.set("limit_request_line", 1234)
