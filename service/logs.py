@@ -105,16 +105,21 @@ def log_access(method: str, target: str, status: int, duration_ms: float, reques
     ``target`` is the path, with the query string or without. Method, path and request id come from the client and
     are written through :func:`escape_controls`.
     """
+    if not access_logger.isEnabledFor(logging.INFO):
+        return
     method, path = escape_controls(method), escape_controls(redact_query(target))
     request_id = None if request_id is None else escape_controls(request_id)
-    access_logger.info(
+    # What access_logger.info() does, less its walk up the stack for the caller's file and line: always this function.
+    record = access_logger.makeRecord(
+        access_logger.name,
+        logging.INFO,
+        __file__,
+        log_access.__code__.co_firstlineno,
         "%s %s %d %.3fms %s",
-        method,
-        path,
-        status,
-        duration_ms,
-        request_id or "-",
-        extra={
+        (method, path, status, duration_ms, request_id or "-"),
+        None,
+        "log_access",
+        {
             "access": {
                 "method": method,
                 "path": path,
@@ -124,6 +129,7 @@ def log_access(method: str, target: str, status: int, duration_ms: float, reques
             }
         },
     )
+    access_logger.handle(record)
 
 
 def capture_prints() -> None:

@@ -2,10 +2,11 @@
 values never reach the log."""
 
 import logging
+import os
 
 import pytest
 
-from service.logs import escape_controls, log_access, redact_query
+from service.logs import JsonFormatter, UtcFormatter, access_logger, escape_controls, log_access, redact_query
 
 
 @pytest.mark.parametrize(
@@ -55,3 +56,16 @@ def test_access_line_redacts_query_values_in_both_formats(caplog):
     [record] = caplog.records
     assert record.getMessage() == "POST /score?access_token=<redacted> 200 1.000ms -"
     assert record.access["path"] == "/score?access_token=<redacted>"
+
+
+@pytest.mark.parametrize("formatter", [UtcFormatter(), JsonFormatter()], ids=["text", "json"])
+def test_access_record_formats_as_a_logger_info_record_would(caplog, formatter):
+    """log_access builds its record without Logger.info's stack walk; both formats print it byte for byte alike."""
+    access = {"method": "GET", "path": "/score", "status": 200, "duration_ms": round(1.2345, 3), "request_id": "r1"}
+    with caplog.at_level(logging.INFO, logger="azmlinfsrv"):
+        log_access("GET", "/score", 200, 1.2345, "r1")
+        access_logger.info("%s %s %d %.3fms %s", "GET", "/score", 200, 1.2345, "r1", extra={"access": access})
+    ours, reference = caplog.records
+    ours.created, ours.msecs = reference.created, reference.msecs
+    assert (ours.levelname, ours.name, ours.process, ours.funcName) == ("INFO", "azmlinfsrv", os.getpid(), "log_access")
+    assert formatter.format(ours) == formatter.format(reference)
