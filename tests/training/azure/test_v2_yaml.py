@@ -1,5 +1,6 @@
 """``--emit-yaml DIR`` (SDK v2): the files azure.ai.ml's own ``load_*`` reads back to the objects that would be sent."""
 
+import contextlib
 import json
 import shutil
 
@@ -29,9 +30,12 @@ def _round_trip(entities, directory):
     expected = {}
     for entity, path in zip(entities, write_yaml(entities, directory), strict=True):
         expected[path.name] = to_dict(entity, directory)
-    for name, data in expected.items():
-        loaded = LOADERS[name](directory / name)
-        assert _without_empty(to_dict(loaded, directory)) == _without_empty(data), name
+    # A loaded entity keeps its relative paths, and its dump tests them against the working directory (az ml reads
+    # them from the file's folder): load and dump from there, or a checkout elsewhere reads as an `azureml:` asset.
+    with contextlib.chdir(directory):
+        for name, data in expected.items():
+            loaded = LOADERS[name](directory / name)
+            assert _without_empty(to_dict(loaded, directory)) == _without_empty(data), name
     return expected
 
 
