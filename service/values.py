@@ -62,16 +62,23 @@ def _to_int(array: np.ndarray, dtype: np.dtype, value: list | None = None) -> np
     """Integers, integral floats and integer-valued numeric strings, each checked against ``dtype``'s range."""
     kind = array.dtype.kind
     if kind == "U":  # numeric strings: integers exactly, else via float (integral "5.0"); mixed with numbers or bools
+        widest = np.uint64 if dtype.kind == "u" else np.int64
         try:
-            return _to_int(array.astype(np.int64), dtype)
+            integers = array.astype(widest)
         except (ValueError, OverflowError):
             return _to_int(np.array(value, dtype=np.float64), dtype)
+        # numpy wraps a string beyond the widest integer around silently: one that does not read back is out of range
+        if not np.array_equal(integers.astype(np.float64), array.astype(np.float64)):
+            return None
+        return _to_int(integers, dtype)
     if kind not in "biuf":
         return None
     if kind == "f" and not (np.isfinite(array).all() and (array == np.trunc(array)).all()):
         return None
     info = np.iinfo(dtype)
-    if array.size and (array.min() < info.min or array.max() > info.max):
+    # A float compares with the exclusive bound: float(2**63 - 1) rounds up to 2**63, which int64 cannot hold.
+    too_large = array.max() >= float(info.max + 1) if kind == "f" else array.max() > info.max
+    if array.size and (array.min() < info.min or too_large):
         return None
     return array.astype(dtype)
 

@@ -115,6 +115,7 @@ def test_unknown_keys_are_ignored(model_root):
         ("sha256", _DELETE, r"'sha256' must be 64 lower-case hex digits, got missing"),
         ("model_file", "../model.joblib", r"'model_file' must be a file name relative to the model directory"),
         ("model_file", "/etc/passwd", r"'model_file' must be a file name relative to the model directory"),
+        ("model_file", "model\0.joblib", r"'model_file' must be a file name relative to the model directory"),
         ("n_features", 0, r"'n_features' must be a positive integer, got int '0'"),
         ("input_dtype", "object", r"'input_dtype' must be a numeric numpy dtype name"),
         ("input_dtype", "no-such-dtype", r"'input_dtype' must be a numeric numpy dtype name"),

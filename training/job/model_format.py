@@ -154,7 +154,8 @@ def validate(sidecar: dict[str, Any], path: Path | str = SIDECAR) -> None:
         ):
             raise bad(key.name, key.expected)
     model_file = Path(sidecar["model_file"])
-    if not sidecar["model_file"] or model_file.is_absolute() or ".." in model_file.parts:
+    name = sidecar["model_file"]
+    if not name or "\0" in name or model_file.is_absolute() or ".." in model_file.parts:
         raise bad("model_file", "a file name relative to the model directory")
     if not _HEX64.fullmatch(sidecar["sha256"]):
         raise bad("sha256", "64 lower-case hex digits")
