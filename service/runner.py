@@ -248,15 +248,22 @@ class Runner:
             if call.finished:
                 return
             call.finished = True
-            if call.interrupted_at is not None:
-                _set_async_exc(call.thread_id, None)
-        self._calls.discard(call)
-        if not call.abandoned:
-            self._turns.release()
+            try:
+                if call.interrupted_at is not None:
+                    _set_async_exc(call.thread_id, None)
+            finally:
+                # The pending interrupt may fire on the way into the clear: the turn must be given back all the same.
+                self._calls.discard(call)
+                if not call.abandoned:
+                    self._turns.release()
 
-    def watch(self, now: float) -> list[Call]:
-        """Interrupt the calls past their deadline; abandon (and return) those still busy ABANDON_GRACE_S later."""
-        abandoned = []
+    def watch(self, now: float, on_abandon: Callable[[Call], object] | None = None) -> list:
+        """Interrupt the calls past their deadline; abandon those still busy ABANDON_GRACE_S later.
+
+        ``on_abandon(call)`` is called under the call's lock, before the call's own thread can see that it was
+        abandoned (it must not block); what it returns is listed. Without it, the abandoned calls are listed.
+        """
+        abandoned, results = [], []
         for call in list(self._calls):
             if now < call.deadline:
                 continue
@@ -269,6 +276,7 @@ class Runner:
                 elif now - call.interrupted_at >= ABANDON_GRACE_S:
                     call.abandoned = True
                     abandoned.append(call)
+                    results.append(call if on_abandon is None else on_abandon(call))
         for call in abandoned:
             self._calls.discard(call)
             self._turns.release()
@@ -278,7 +286,7 @@ class Runner:
                 ABANDON_GRACE_S * 1000,
                 self.timeout_ms,
             )
-        return abandoned
+        return results
 
     def _start_watchdog(self) -> None:
         with self._watchdog_lock:

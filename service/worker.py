@@ -324,7 +324,20 @@ class ScoringWorker(Worker):
                 if self._stopped:
                     return
                 self._leader = me
-            self._lead(me)
+            try:
+                self._lead(me)
+            except Exception:
+                self._loop_failed()
+                return
+
+    def _loop_failed(self) -> None:
+        """The loop raised (a bug, or its selector broke): stop this worker now so gunicorn starts a fresh one,
+        rather than sit with no thread running the loop until WORKER_TIMEOUT."""
+        self.log.exception("The worker's event loop failed; stopping the worker so that gunicorn replaces it")
+        self.alive = False
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
 
     def _can_start_thread(self) -> bool:
         """Whether one more loop thread may be started: waiting threads do not count, up to MAX_WAITING_THREADS."""
@@ -343,7 +356,7 @@ class ScoringWorker(Worker):
             if now - last_notify >= 1.0 and now - self._loop_tick < 2.0:
                 self.notify()
                 last_notify = now
-            if self.ppid != os.getppid():
+            if self.alive and self.ppid != os.getppid():
                 self.log.info("Parent changed, shutting down: %s", self)
                 self.alive = False
             if not self.alive and stop_by is None:
@@ -354,8 +367,9 @@ class ScoringWorker(Worker):
                 break
             self._relieve_busy_leader(now)
             if self._runner is not None:
-                for call in self._runner.watch(now):
-                    self._answer_abandoned(call.thread_id)
+                for exchange in self._runner.watch(now, self._mark_abandoned):
+                    if exchange is not None:
+                        threading.Thread(target=self._answer_in_place, args=exchange, daemon=True).start()
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
@@ -373,16 +387,18 @@ class ScoringWorker(Worker):
             self._busy_since = None
             self._cond.notify()
 
-    def _answer_abandoned(self, thread_id: int) -> None:
-        """A run() blocked in C outlived its timeout: answer its request 504 now, from a thread of its own."""
-        exchange = self._serving.get(thread_id)
+    def _mark_abandoned(self, call) -> tuple[Connection, object, dict] | None:
+        """A run() blocked in C outlived its timeout: mark its request as answered in its place (None: no request to
+        answer). Called under the call's lock, so its thread, should run() return now, sees the mark and drops its
+        own answer; the 504 is written afterwards by ``_answer_in_place`` from a thread of its own."""
+        exchange = self._serving.get(call.thread_id)
         if exchange is None or exchange[2] is None:
-            return
-        conn, req, environ = exchange
+            return None
+        conn, _, environ = exchange
         conn.abandoned = True
         self._abandoned.add(conn)
         environ[UNANSWERED] = True
-        threading.Thread(target=self._answer_in_place, args=(conn, req, environ), daemon=True).start()
+        return exchange
 
     def _answer_in_place(self, conn: Connection, req, environ: dict) -> None:
         stand_in = {key: value for key, value in environ.items() if key != UNANSWERED}
@@ -411,7 +427,8 @@ class ScoringWorker(Worker):
             # Connections the previous leader is still serving must not be read by this one.
             if conn.registered:
                 self._unregister(conn)
-        self._take_returned()
+        if not self._take_returned():
+            return  # relieved while serving a returned connection: another thread runs the loop now
         selector = self._selector
         while True:
             now = time.monotonic()
@@ -433,7 +450,8 @@ class ScoringWorker(Worker):
                         os.read(self.PIPE[0], 4096)
                     except BlockingIOError:
                         pass
-                    self._take_returned()
+                    if not self._take_returned():
+                        return
                 elif not self._on_readable(handler):
                     return  # relieved while serving: another thread runs the loop now
             self._expire(time.monotonic())
@@ -531,8 +549,9 @@ class ScoringWorker(Worker):
         self._set_deadline(conn, now + (self._read_timeout if conn.buffer else self._keepalive))
         return bool(conn.buffer)
 
-    def _take_returned(self) -> None:
-        """Take back the connections relieved threads have finished with, and serve what they have buffered."""
+    def _take_returned(self) -> bool:
+        """Take back the connections relieved threads have finished with, and serve what they have buffered; False
+        when relieved meanwhile (the connections not served yet are left for the new leader)."""
         with self._returned_lock:
             returned, self._returned = self._returned, []
         pending = []
@@ -546,7 +565,9 @@ class ScoringWorker(Worker):
             if not self._serve_buffered(conn):
                 with self._returned_lock:
                     self._returned.extend(pending[index + 1 :])
-                return
+                os.write(self.PIPE[1], b".")  # the new leader may be in select() already: wake it to take them
+                return False
+        return True
 
     def _request_end(self, conn: Connection) -> int | None:
         """Where the first buffered request ends once it is all there (None: not yet); sets ``conn.reject`` for a
