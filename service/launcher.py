@@ -88,6 +88,15 @@ class ScoringApplication(BaseApplication):
         for name, value in vars(env_args).items():
             if value is not None and name not in _OWNED_OPTIONS and name in self.cfg.settings:
                 self.cfg.set(name, value)
+        tls = [f"--{name}" for name in ("certfile", "keyfile") if self.cfg.settings[name].get()]
+        if tls:
+            # ScoringWorker serves plain HTTP only: left to boot, each worker would stop at once and be respawned.
+            print(
+                f"python -m service: error: GUNICORN_CMD_ARGS sets {' and '.join(tls)}, but this service does not "
+                "terminate TLS; remove it and put a TLS proxy in front of the service.",
+                file=sys.stderr,
+            )
+            sys.exit(EXIT_USAGE)
 
     def load(self):
         from service.app import create_app

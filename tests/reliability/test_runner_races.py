@@ -13,7 +13,7 @@ from service.entry_script import load_entry_script
 from service.errors import ScoringTimeout
 from service.runner import ABANDON_GRACE_S, Runner, _Interrupted, _set_async_exc
 
-SCRIPT = '''
+SCRIPT = """
 import threading
 
 started = threading.Event()
@@ -28,7 +28,7 @@ def run(data):
     started.set()
     release.wait(30)  # blocked in C: the watchdog's interrupt cannot take effect here
     return "late"
-'''
+"""
 
 
 @pytest.fixture

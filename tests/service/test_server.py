@@ -190,6 +190,20 @@ def test_bad_flags_exit_2_with_a_message(args, fragment):
     assert fragment in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("gunicorn_args", "named"),
+    [("--certfile cert.pem", "--certfile"), ("--certfile cert.pem --keyfile key.pem", "--certfile and --keyfile")],
+)
+def test_tls_options_exit_2_naming_the_option(gunicorn_args, named):
+    """ScoringWorker does not terminate TLS: refused at start, not a worker that exits and is respawned in a loop."""
+    env = clean_env(GUNICORN_CMD_ARGS=gunicorn_args)
+    script = str(SCRIPTS / "query_echo.py")
+    argv = [sys.executable, "-m", "service", "--entry_script", script, "--port", str(free_port())]
+    result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"GUNICORN_CMD_ARGS sets {named}, but this service does not terminate TLS" in result.stderr
+
+
 def test_missing_metrics_directory_exits_2():
     env = clean_env(PROMETHEUS_MULTIPROC_DIR="/nonexistent/metrics")
     argv = [sys.executable, "-m", "service", "--entry_script", str(SCRIPTS / "query_echo.py")]
