@@ -7,6 +7,8 @@ channel ``do_epoll_wait`` (the watchdog sleeps, idle threads wait on a futex).
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import threading
 import time
@@ -108,3 +110,39 @@ def test_a_failed_loop_stops_its_worker_and_gunicorn_starts_another():
     assert first not in replaced and len(replaced) == 1, output[-3000:]
     assert "The worker's event loop failed; stopping the worker so that gunicorn replaces it" in output
     assert "Traceback (most recent call last)" in output
+
+
+def test_a_parent_change_is_logged_once_while_a_request_finishes(tmp_path):
+    """The master dies (SIGKILL) while a request is in flight: the orphaned worker says so once, finishes the request
+    within its graceful timeout and exits; the line is not repeated on every watchdog tick meanwhile."""
+    env = {"GUNICORN_CMD_ARGS": "--graceful-timeout 10"}
+    server = Server("--entry_script", str(SCRIPTS / "loop_faults.py"), env=env)
+    worker = None
+    started = tmp_path / "started"
+    body = f"1 {started}".encode()
+    try:
+        server.wait_ready()
+        (worker,) = server.workers()
+        answers: list[RawResponse] = []
+        client = threading.Thread(
+            target=lambda: answers.append(
+                exchange(server.port, request_bytes("POST", "/score", body, content_type=None), timeout=30)
+            )
+        )
+        client.start()
+        while not started.exists() and client.is_alive():  # bounded: the request is answered within 30 s
+            time.sleep(0.01)
+        os.kill(server.pid, signal.SIGKILL)
+        server.proc.wait(10)
+        client.join(30)
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        worker_gone = not Path(f"/proc/{worker}").exists()
+    finally:
+        if worker is not None and Path(f"/proc/{worker}").exists():
+            os.kill(worker, signal.SIGKILL)
+        output = server.stop()
+    assert worker_gone, output[-3000:]
+    assert [(answer.status, answer.json()) for answer in answers] == [(200, "slept")], output[-3000:]
+    assert output.count("Parent changed, shutting down") == 1, output[-3000:]

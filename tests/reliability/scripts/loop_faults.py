@@ -1,5 +1,6 @@
 """run() for the worker-loop tests: a number sleeps that many seconds (bounded to 5 s); "break-loop" closes the
-worker's epoll descriptor, a real fault of the loop's selector (its next select() or register() raises)."""
+worker's epoll descriptor, a real fault of the loop's selector (its next select() or register() raises);
+"<seconds> <path>" creates the file at path (the call has started), then sleeps."""
 
 import os
 import time
@@ -18,5 +19,8 @@ def run(data):
             except OSError:
                 pass
         return "broken"
-    time.sleep(min(float(data), 5.0))
+    seconds, _, started = data.partition(" ")
+    if started:
+        open(started, "w").close()
+    time.sleep(min(float(seconds), 5.0))
     return "slept"
