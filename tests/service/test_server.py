@@ -192,11 +192,15 @@ def test_bad_flags_exit_2_with_a_message(args, fragment):
 
 @pytest.mark.parametrize(
     ("gunicorn_args", "named"),
-    [("--certfile cert.pem", "--certfile"), ("--certfile cert.pem --keyfile key.pem", "--certfile and --keyfile")],
+    [("--certfile {cert}", "--certfile"), ("--certfile {cert} --keyfile {key}", "--certfile and --keyfile")],
 )
-def test_tls_options_exit_2_naming_the_option(gunicorn_args, named):
-    """ScoringWorker does not terminate TLS: refused at start, not a worker that exits and is respawned in a loop."""
-    env = clean_env(GUNICORN_CMD_ARGS=gunicorn_args)
+def test_tls_options_exit_2_naming_the_option(tmp_path, gunicorn_args, named):
+    """ScoringWorker does not terminate TLS: refused at start, not a worker that exits and is respawned in a loop
+    (the files exist, so gunicorn's own check that they do lets them through)."""
+    files = {name: tmp_path / f"{name}.pem" for name in ("cert", "key")}
+    for path in files.values():
+        path.write_text("")
+    env = clean_env(GUNICORN_CMD_ARGS=gunicorn_args.format(**files))
     script = str(SCRIPTS / "query_echo.py")
     argv = [sys.executable, "-m", "service", "--entry_script", script, "--port", str(free_port())]
     result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
