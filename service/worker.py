@@ -96,9 +96,10 @@ MAX_CHUNK_LINE = 1024
 MAX_TRAILERS = 8192
 FRAMING_ALLOWANCE = 64 * 1024
 """A chunked body may take 2 x MAX_REQUEST_BODY_BYTES + this on the wire (sizes, extensions, trailers)."""
-CHUNKED_PIECE = 64 * 1024
-"""A chunked body reaches gunicorn's parser in pieces this large: its ChunkedReader un-reads what follows each
-chunk, so one piece holding the whole body is copied once per chunk."""
+CHUNKED_PIECE = 8192
+"""A chunked body reaches gunicorn's parser in pieces this large (its own socket reads' size): its ChunkedReader
+copies the rest of the piece after each chunk, so one piece holding the whole body is copied once per chunk
+(200k one-byte chunks: 0.3 s in 8 KiB pieces, 0.9 s in 64 KiB ones, over a minute in one)."""
 
 
 class BadRequest(ParseException):
