@@ -785,9 +785,13 @@ class _Guard(ThreadGuard):
 
 
 def _framing_agrees(req, parser: RequestParser) -> bool:
-    """Whether gunicorn's framing of the request ends where ours did: it wants no more bytes and left none."""
+    """Whether gunicorn's framing of the request ends where ours did: it left no bytes past the body. The part of
+    the body the app did not read (a 401 or 404 answered without it) is read and dropped first, as gunicorn's own
+    parser does before the next request; it is all buffered already."""
     try:
-        return not req.body.read() and not parser.unreader.take_buffered()
+        while req.body.read(65536):
+            pass
+        return not parser.unreader.take_buffered()
     except Exception:  # noqa: BLE001 - a body gunicorn cannot read to its end is a framing disagreement too
         return False
 

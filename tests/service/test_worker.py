@@ -423,3 +423,30 @@ def test_a_body_of_many_one_byte_chunks_is_answered(roomy_server):
         sock.shutdown(socket.SHUT_WR)
         answers = _responses(_read_all(sock, timeout=20))
     assert [(status, body) for status, _, body in answers] == [("HTTP/1.1 200 OK", b"[0]")]
+
+
+@pytest.fixture(scope="module")
+def keyed_server(iris_model_dir):
+    args = ["--entry_script", str(SCRIPTS / "iris_score.py"), "--model_dir", str(iris_model_dir)]
+    with ServiceProcess.ours(*args, env={"SCORING_API_KEY": "s3cret-key"}) as running:
+        yield running.wait_ready()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("first", "status"),
+    [(_request(), "401"), (_CHUNKED_HEAD + _chunked(ROW_BODY, 5), "401"), (_request("/nope"), "404")],
+    ids=["401", "401-chunked", "404"],
+)
+def test_an_answer_without_reading_the_body_keeps_the_connection(keyed_server, first, status):
+    """The app answers without reading the body; the rest of it is dropped and the connection kept, as the
+    answer's "Connection: keep-alive" says (it used to be closed after that)."""
+    raw = first + _request(Authorization="Bearer s3cret-key")
+    with socket.create_connection(("127.0.0.1", keyed_server.port), timeout=30) as sock:
+        sock.sendall(raw)
+        sock.shutdown(socket.SHUT_WR)
+        answers = _responses(_read_all(sock, timeout=30))
+    assert [(line.split(" ")[1], headers["connection"]) for line, headers, _ in answers] == [
+        (status, "keep-alive"),
+        ("200", "keep-alive"),
+    ]
