@@ -616,7 +616,9 @@ class ScoringWorker(Worker):
 
     @staticmethod
     def _maybe_continue(conn: Connection, head: bytes) -> None:
-        if not conn.continued and b"\nexpect:" in head and b"100-continue" in head:
+        """Send ``100 Continue`` once per request waiting for its body, never to HTTP/1.0 (RFC 9110 §10.1.1)."""
+        http11 = head[: head.find(b"\r\n")].endswith(b" http/1.1")
+        if http11 and not conn.continued and b"\nexpect:" in head and b"100-continue" in head:
             conn.continued = True
             try:
                 conn.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n", socket.MSG_DONTWAIT)
@@ -638,11 +640,13 @@ class ScoringWorker(Worker):
                 source = (bytes(view[:body_start]), *(bytes(view[at : min(at + CHUNKED_PIECE, end)]) for at in pieces))
         del buffer[:end]
         reject, conn.reject, conn.request_end, conn.walk = conn.reject, None, None, None
+        conn.continued = False
         thread_id = threading.get_ident()
         req = resp = None
         try:
             parser = _RequestParser(self._settings, source, conn.addr)
             req = next(parser)
+            req._expected_100_continue = False  # answered by _maybe_continue, or not wanted: the body is here
             if req.version not in _SUPPORTED_VERSIONS:
                 raise BadRequest(f"HTTP version {req.version} is not supported")
             if req.version == (1, 1) and not any(name == "HOST" for name, _ in req.headers):

@@ -450,3 +450,71 @@ def test_an_answer_without_reading_the_body_keeps_the_connection(keyed_server, f
         (status, "keep-alive"),
         ("200", "keep-alive"),
     ]
+
+
+def _read_answer(sock: socket.socket, timeout: float = 10) -> bytes:
+    """One head (and the body its Content-Length announces) from a kept connection; b"" if none came in time."""
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            lengths = [line for line in data[:head_end].lower().split(b"\r\n") if line.startswith(b"content-length:")]
+            if len(data) >= head_end + 4 + sum(int(line.split(b":")[1]) for line in lengths):
+                return data
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+@pytest.mark.slow
+def test_every_request_expecting_100_continue_gets_exactly_one(server):
+    """Once per request, on each request of a kept connection (gunicorn's own 100 is not sent again)."""
+    head, _, body = _request(Expect="100-continue").partition(b"\r\n\r\n")
+    answers = []
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        for _ in range(2):
+            sock.sendall(head + b"\r\n\r\n")
+            answers.append(_read_answer(sock))
+            sock.sendall(body)
+            answers.append(_read_answer(sock).split(b"\r\n")[0])
+    assert answers == [b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 200 OK"] * 2
+
+
+@pytest.mark.slow
+def test_a_body_over_the_limit_gets_413_and_no_100_continue(server):
+    head = _request(body=b"x" * 5000, Expect="100-continue").partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head)
+        answer = _read_all(sock, timeout=30)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+@pytest.mark.slow
+def test_an_http_1_0_request_gets_no_100_continue(server):
+    """RFC 9110 §10.1.1: a 100-continue expectation in an HTTP/1.0 request must be ignored."""
+    head, _, body = _request(version="HTTP/1.0", Expect="100-continue").partition(b"\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head + b"\r\n\r\n")
+        time.sleep(0.5)  # the head alone reaches the worker first (where the 100 was sent)
+        sock.sendall(body)
+        answer = _read_all(sock, timeout=30)
+    assert answer.startswith(b"HTTP/1.0 200 OK\r\n")
+
+
+def test_the_parser_flags_100_continue_where_the_worker_clears_it():
+    """The seam: gunicorn's Request sets _expected_100_continue (HTTP/1.1 only), and wsgi.create sends a 100 for
+    it; the worker clears it after parsing, as it answers Expect itself."""
+    from gunicorn.config import Config
+
+    flags = {
+        version: next(
+            RequestParser(Config(), (_request(version=version, Expect="100-continue"),), ("127.0.0.1", 1))
+        )._expected_100_continue
+        for version in ("HTTP/1.1", "HTTP/1.0")
+    }
+    assert flags == {"HTTP/1.1": True, "HTTP/1.0": False}
