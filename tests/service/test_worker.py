@@ -164,11 +164,14 @@ def test_the_response_subclass_sends_head_and_body_in_one_write():
 # --- on a real server ------------------------------------------------------------------------------------------------
 
 
+def _iris_server(model_dir, **env):
+    args = ["--entry_script", str(SCRIPTS / "iris_score.py"), "--model_dir", str(model_dir)]
+    return ServiceProcess.ours(*args, env=env)
+
+
 @pytest.fixture(scope="module")
 def server(iris_model_dir):
-    args = ["--entry_script", str(SCRIPTS / "iris_score.py"), "--model_dir", str(iris_model_dir)]
-    env = {"MAX_REQUEST_BODY_BYTES": "4096", "REQUEST_READ_TIMEOUT_S": "2"}
-    with ServiceProcess.ours(*args, env=env) as running:
+    with _iris_server(iris_model_dir, MAX_REQUEST_BODY_BYTES="4096", REQUEST_READ_TIMEOUT_S="2") as running:
         yield running.wait_ready()
 
 
@@ -408,15 +411,14 @@ def test_a_malformed_chunk_size_is_rejected_and_health_still_answers(server, siz
 
 @pytest.fixture(scope="module")
 def roomy_server(iris_model_dir):
-    args = ["--entry_script", str(SCRIPTS / "iris_score.py"), "--model_dir", str(iris_model_dir)]
-    with ServiceProcess.ours(*args, env={"MAX_REQUEST_BODY_BYTES": "1000000"}) as running:
+    with _iris_server(iris_model_dir, MAX_REQUEST_BODY_BYTES="1000000") as running:
         yield running.wait_ready()
 
 
 @pytest.mark.slow
 def test_a_body_of_many_one_byte_chunks_is_answered(roomy_server):
     """One piece holding the whole body made gunicorn's ChunkedReader copy the rest of it once per chunk: 40k
-    one-byte chunks took 3 s of CPU on the loop thread, 200k over a minute; fed in pieces they parse like any body."""
+    one-byte chunks took 3 s of CPU on the loop thread, 200k more than 40 s; fed in pieces they parse like any body."""
     body = ROW_BODY + b" " * (200_000 - len(ROW_BODY))
     with socket.create_connection(("127.0.0.1", roomy_server.port), timeout=20) as sock:
         sock.sendall(_CHUNKED_HEAD + _chunked(body, 1))
@@ -427,8 +429,7 @@ def test_a_body_of_many_one_byte_chunks_is_answered(roomy_server):
 
 @pytest.fixture(scope="module")
 def keyed_server(iris_model_dir):
-    args = ["--entry_script", str(SCRIPTS / "iris_score.py"), "--model_dir", str(iris_model_dir)]
-    with ServiceProcess.ours(*args, env={"SCORING_API_KEY": "s3cret-key"}) as running:
+    with _iris_server(iris_model_dir, SCORING_API_KEY="s3cret-key") as running:
         yield running.wait_ready()
 
 
