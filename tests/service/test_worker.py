@@ -13,9 +13,10 @@ from gunicorn.http import RequestParser
 from gunicorn.http.wsgi import Response as GunicornResponse
 from service_helpers import SCRIPTS, ServiceProcess
 
-from service.worker import NOSNIFF, SettingsSnapshot, _chunked_end, _Response
+from service.worker import NOSNIFF, ChunkedWalk, SettingsSnapshot, _chunked_end, _Response
 
 ROW_BODY = b'{"data": [[5.1, 3.5, 1.4, 0.2]]}'
+ALL = "the whole buffer"
 
 
 def _request(path: str = "/score", body: bytes = ROW_BODY, *, version: str = "HTTP/1.1", host: bool = True, **headers):
@@ -77,10 +78,35 @@ def _exchange(port: int, raw: bytes, timeout: float = 30) -> list[tuple[str, dic
         (b"5\r\nhello\r\n0\r\n", None, None),
         (b"5\r\nhello\r\n6\r\nworld!\r\n0\r\n\r\n", 10, -1),
         (b"zz\r\nhello\r\n", None, 11),  # malformed: "ends here", so gunicorn's parser names the error
+        (b"-6\r\nhello\r\n", None, ALL),  # int(, 16) reads -6: the walk went backwards, forever
+        (b"+6\r\nhello!\r\n0\r\n\r\n", None, ALL),
+        (b" 6\r\nhello!\r\n0\r\n\r\n", None, ALL),
+        (b"0x6\r\nhello!\r\n0\r\n\r\n", None, ALL),
+        (b"6_0\r\nhello!\r\n0\r\n\r\n", None, ALL),
+        (b"00000000000000006\r\nhello!\r\n0\r\n\r\n", None, ALL),  # over 16 hex digits
+        (b"6 ;ext\r\nhello!\r\n0\r\n\r\n", None, 21),  # whitespace before an extension is allowed
+        (b"1\r\nx\r\n" * 18000 + b"0\r\n\r\n", 20000, -1),  # 18000 data bytes, 108 KB on the wire
+        ((b"1;" + b"e" * 1000 + b"\r\nx\r\n") * 100, 4096, -1),  # extensions count as framing too
+        (b"0\r\nX: " + b"t" * 9000, None, ALL),  # trailers that never end: handed to gunicorn's parser
     ],
 )
 def test_chunked_framing_is_walked_without_reading_the_data(body, limit, expected):
-    assert _chunked_end(bytearray(body), 0, limit) == expected
+    assert _chunked_end(bytearray(body), ChunkedWalk(0, 0), limit) == (len(body) if expected is ALL else expected)
+
+
+def test_the_chunked_walk_goes_on_from_where_it_stopped():
+    """Each recv walks only the bytes that came since the last: the walk keeps its place and the data total."""
+    body = b"5\r\nhello\r\n6\r\nworld!\r\n0\r\n\r\n"
+    buffer, walk = bytearray(), ChunkedWalk(0, 0)
+    ends = []
+    for byte in body:
+        buffer.append(byte)
+        ends.append(_chunked_end(buffer, walk, None))
+    assert ends == [None] * (len(body) - 1) + [len(body)]
+    assert walk.data == 11
+    # The walk resumes at its recorded position: bytes before it are not looked at again.
+    buffer[:10] = b"#" * 10
+    assert _chunked_end(buffer, walk, None) == len(body)
 
 
 def test_gunicorn_parses_a_request_from_an_iterable_and_keeps_what_follows():
@@ -138,11 +164,14 @@ def test_the_response_subclass_sends_head_and_body_in_one_write():
 # --- on a real server ------------------------------------------------------------------------------------------------
 
 
+def _iris_server(model_dir, **env):
+    args = ["--entry_script", str(SCRIPTS / "iris_score.py"), "--model_dir", str(model_dir)]
+    return ServiceProcess.ours(*args, env=env)
+
+
 @pytest.fixture(scope="module")
 def server(iris_model_dir):
-    args = ["--entry_script", str(SCRIPTS / "iris_score.py"), "--model_dir", str(iris_model_dir)]
-    env = {"MAX_REQUEST_BODY_BYTES": "4096", "REQUEST_READ_TIMEOUT_S": "2"}
-    with ServiceProcess.ours(*args, env=env) as running:
+    with _iris_server(iris_model_dir, MAX_REQUEST_BODY_BYTES="4096", REQUEST_READ_TIMEOUT_S="2") as running:
         yield running.wait_ready()
 
 
@@ -354,3 +383,139 @@ def test_the_settings_snapshot_answers_as_gunicorns_config():
     assert (snapshot.limit_request_line, snapshot.is_ssl) == (1234, config.is_ssl)
     assert all(getattr(snapshot, name) == setting.get() for name, setting in config.settings.items())
     assert snapshot.forwarded_allow_networks() == config.forwarded_allow_networks()  # methods are the Config's
+
+
+def _chunked(body: bytes, chunk_size: int) -> bytes:
+    chunks = (body[at : at + chunk_size] for at in range(0, len(body), chunk_size))
+    return b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks) + b"0\r\n\r\n"
+
+
+_CHUNKED_HEAD = (
+    b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [b"-6", b"+6", b" 6", b"0x6", b"1" * 17])
+def test_a_malformed_chunk_size_is_rejected_and_health_still_answers(server, size):
+    """A negative size once made the walk go backwards: the loop thread spun, unmarked as busy, until gunicorn
+    killed the worker."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(_CHUNKED_HEAD + size + b"\r\nhello!\r\n0\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)
+        answer = _read_all(sock, timeout=15)
+    health = requests.get(server.url + "/health/live", timeout=15)
+    assert health.status_code == 200
+    assert answer.startswith(b"HTTP/1.1 400 ")
+
+
+@pytest.fixture(scope="module")
+def roomy_server(iris_model_dir):
+    with _iris_server(iris_model_dir, MAX_REQUEST_BODY_BYTES="1000000") as running:
+        yield running.wait_ready()
+
+
+@pytest.mark.slow
+def test_a_body_of_many_one_byte_chunks_is_answered(roomy_server):
+    """One piece holding the whole body made gunicorn's ChunkedReader copy the rest of it once per chunk: 40k
+    one-byte chunks took 3 s of CPU on the loop thread, 200k more than 40 s; fed in pieces they parse like any body."""
+    body = ROW_BODY + b" " * (200_000 - len(ROW_BODY))
+    with socket.create_connection(("127.0.0.1", roomy_server.port), timeout=20) as sock:
+        sock.sendall(_CHUNKED_HEAD + _chunked(body, 1))
+        sock.shutdown(socket.SHUT_WR)
+        answers = _responses(_read_all(sock, timeout=20))
+    assert [(status, body) for status, _, body in answers] == [("HTTP/1.1 200 OK", b"[0]")]
+
+
+@pytest.fixture(scope="module")
+def keyed_server(iris_model_dir):
+    with _iris_server(iris_model_dir, SCORING_API_KEY="s3cret-key") as running:
+        yield running.wait_ready()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("first", "status"),
+    [(_request(), "401"), (_CHUNKED_HEAD + _chunked(ROW_BODY, 5), "401"), (_request("/nope"), "404")],
+    ids=["401", "401-chunked", "404"],
+)
+def test_an_answer_without_reading_the_body_keeps_the_connection(keyed_server, first, status):
+    """The app answers without reading the body; the rest of it is dropped and the connection kept, as the
+    answer's "Connection: keep-alive" says (it used to be closed after that)."""
+    raw = first + _request(Authorization="Bearer s3cret-key")
+    with socket.create_connection(("127.0.0.1", keyed_server.port), timeout=30) as sock:
+        sock.sendall(raw)
+        sock.shutdown(socket.SHUT_WR)
+        answers = _responses(_read_all(sock, timeout=30))
+    assert [(line.split(" ")[1], headers["connection"]) for line, headers, _ in answers] == [
+        (status, "keep-alive"),
+        ("200", "keep-alive"),
+    ]
+
+
+def _read_answer(sock: socket.socket, timeout: float = 10) -> bytes:
+    """One head (and the body its Content-Length announces) from a kept connection; b"" if none came in time."""
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            lengths = [line for line in data[:head_end].lower().split(b"\r\n") if line.startswith(b"content-length:")]
+            if len(data) >= head_end + 4 + sum(int(line.split(b":")[1]) for line in lengths):
+                return data
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+@pytest.mark.slow
+def test_every_request_expecting_100_continue_gets_exactly_one(server):
+    """Once per request, on each request of a kept connection (gunicorn's own 100 is not sent again)."""
+    head, _, body = _request(Expect="100-continue").partition(b"\r\n\r\n")
+    answers = []
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        for _ in range(2):
+            sock.sendall(head + b"\r\n\r\n")
+            answers.append(_read_answer(sock))
+            sock.sendall(body)
+            answers.append(_read_answer(sock).split(b"\r\n")[0])
+    assert answers == [b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 200 OK"] * 2
+
+
+@pytest.mark.slow
+def test_a_body_over_the_limit_gets_413_and_no_100_continue(server):
+    head = _request(body=b"x" * 5000, Expect="100-continue").partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head)
+        answer = _read_all(sock, timeout=30)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+@pytest.mark.slow
+def test_an_http_1_0_request_gets_no_100_continue(server):
+    """RFC 9110 §10.1.1: a 100-continue expectation in an HTTP/1.0 request must be ignored."""
+    head, _, body = _request(version="HTTP/1.0", Expect="100-continue").partition(b"\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head + b"\r\n\r\n")
+        time.sleep(0.5)  # the head alone reaches the worker first (where the 100 was sent)
+        sock.sendall(body)
+        answer = _read_all(sock, timeout=30)
+    assert answer.startswith(b"HTTP/1.0 200 OK\r\n")
+
+
+def test_the_parser_flags_100_continue_where_the_worker_clears_it():
+    """The seam: gunicorn's Request sets _expected_100_continue (HTTP/1.1 only), and wsgi.create sends a 100 for
+    it; the worker clears it after parsing, as it answers Expect itself."""
+    from gunicorn.config import Config
+
+    flags = {
+        version: next(
+            RequestParser(Config(), (_request(version=version, Expect="100-continue"),), ("127.0.0.1", 1))
+        )._expected_100_continue
+        for version in ("HTTP/1.1", "HTTP/1.0")
+    }
+    assert flags == {"HTTP/1.1": True, "HTTP/1.0": False}
