@@ -64,5 +64,9 @@ def test_start_up_memory_and_targets_were_recorded(smoke_run):
         info = doc["instances"][name]
         assert info["failures"] == [] and len(info["cold_start_s"]) == 1, name
         assert info["memory"][0]["workers"] == (2 if "w2" in name else 1), name
-    assert all(t["met"] in (True, False) for t in doc["targets"]), doc["targets"]
+    # A quick run's few dozen requests can cost a floor less than one clock tick of CPU, so targets on server CPU per
+    # request may read "not measured" there; every other target must have been decided.
+    undecided = [t for t in doc["targets"] if t["met"] not in (True, False)]
+    assert all(t["key"].endswith(" cpu") for t in undecided), undecided
+    assert len(undecided) < len(doc["targets"]) / 2, undecided
     assert doc["meta"]["cores"] >= 1 and doc["meta"]["date"].endswith("UTC")
