@@ -64,8 +64,9 @@ def _before_request() -> None:
     length = req.content_length
     if length is not None and length > settings.max_body_bytes:
         raise payload_too_large(length, settings.max_body_bytes)
-    if length is None and req.method == "POST" and endpoint == "score":
-        # A chunked body is cut at the limit by werkzeug without an error; reading past it raises the 413.
+    if length is None and req.method == "POST":
+        # A chunked body is cut at the limit by werkzeug without an error; reading past it raises the 413. Done here,
+        # once, for /score and for the other protocols' scoring routes alike.
         if len(req.get_data()) >= settings.max_body_bytes:
             req.stream.read(1)
     if endpoint == "score":

@@ -7,7 +7,7 @@ sklearn server does with PREDICT_PROBA=true. Errors are ``{"error": "..."}``, no
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from service.errors import BadInput
 from service.inputs import parse_json_body
@@ -16,7 +16,6 @@ from service.protocols.scoring import (
     ServedModel,
     json_response,
     predict,
-    read_body,
     render_errors,
     to_rows,
 )
@@ -36,7 +35,7 @@ def blueprint(model: ServedModel) -> Blueprint:
 
     def infer(name: str, method: str) -> Response:
         model.check(name)
-        document = parse_json_body(read_body())
+        document = parse_json_body(request.get_data())
         key = next((k for k in ("instances", "inputs") if isinstance(document, dict) and k in document), None)
         if key is None:
             raise BadInput('A V1 predict request is a JSON object with "instances" (or "inputs"): a list of rows.')

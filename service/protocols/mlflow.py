@@ -16,7 +16,7 @@ from service import __version__
 from service.errors import BadInput, UnsupportedMediaType, cap, escape_markup, quote
 from service.inputs import parse_json_body
 from service.pipeline import current_scoring
-from service.protocols.scoring import ServedModel, json_response, predict, read_body, render_errors, to_rows
+from service.protocols.scoring import ServedModel, json_response, predict, render_errors, to_rows
 
 FORMS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 CSV_INPUT = "csv"
@@ -43,7 +43,7 @@ def blueprint(model: ServedModel) -> Blueprint:
         return Response(__version__, 200, mimetype="text/plain")
 
     def invocations() -> Response:
-        body = read_body()
+        body = request.get_data()
         if request.mimetype == "text/csv":
             rows = _csv_rows(body, model)
             method = "predict"

@@ -1,4 +1,4 @@
-"""The one scoring path every protocol shares with /score: request body, row conversion, run(), error rendering.
+"""The one scoring path every protocol shares with /score: row conversion, run(), error rendering.
 
 A protocol module only decodes its request into rows (:func:`to_rows`, the vectorised conversion and messages of
 ``service.conversion``) and encodes :func:`predict`'s answer; the limits, auth, metrics, access log and error
@@ -64,14 +64,6 @@ def presents_service_key() -> bool:
 def json_response(document: object, status: int = 200) -> Response:
     """``document`` as a JSON response (numpy values and NaN handled as in /score's answers)."""
     return Response(dumps(document), status, mimetype="application/json")
-
-
-def read_body() -> bytes:
-    """The request body, with MAX_REQUEST_BODY_BYTES enforced also for a chunked body (413 via werkzeug)."""
-    body = request.get_data()
-    if request.content_length is None and len(body) >= current_scoring().settings.max_body_bytes:
-        request.stream.read(1)  # werkzeug cuts a chunked body at the limit silently; reading past it raises the 413
-    return body
 
 
 def to_rows(name: str, value: object, model: ServedModel):

@@ -24,7 +24,6 @@ from service.protocols.scoring import (
     ServedModel,
     json_response,
     predict,
-    read_body,
     render_errors,
     to_rows,
 )
@@ -115,7 +114,7 @@ class _V2:
 
     def infer(self, name: str, version: str | None = None) -> Response:
         self.model.check(name, version)
-        document, binary = _split_body(read_body(), request.headers.get(BINARY_HEADER))
+        document, binary = _split_body(request.get_data(), request.headers.get(BINARY_HEADER))
         if not isinstance(document, dict) or not isinstance(document.get("inputs"), list) or not document["inputs"]:
             raise BadInput(
                 'An inference request is a JSON object with "inputs": a non-empty list of tensors '
