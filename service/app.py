@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -13,6 +14,7 @@ from flask import Flask
 from service import routes
 from service.compat import AMLRequest
 from service.entry_script import load_entry_script
+from service.fast_score import FastScore
 from service.metrics import Metrics
 from service.model_dir import ModelInfo, check_model_dir
 from service.runner import Runner
@@ -82,15 +84,32 @@ def create_app(
     app = Flask("service")
     app.request_class = AMLRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions[EXTENSION] = Scoring(settings, runner, swagger, metrics, model_info)
+    scoring = Scoring(settings, runner, swagger, metrics, model_info)
+    app.extensions[EXTENSION] = scoring
     routes.register(app)
+    if FastScore.serves(script):
+        app.wsgi_app = FastScore(app.wsgi_app, scoring)
 
     def on_ready() -> None:
         if runner.init_seconds is not None:
             metrics.model_load.set(runner.init_seconds)
+        settle_heap()
         # The reference's line, which log watchers wait for: once per process that ran init() (each worker).
         logger.info("Worker with pid %d ready for serving traffic", os.getpid())
 
     runner.start(background=init_in_background, on_failure=on_init_failure, on_ready=on_ready)
     logger.info("Scoring timeout is set to %d ms", settings.scoring_timeout_ms)
     return app
+
+
+def settle_heap() -> None:
+    """Collect init()'s garbage, then move every object alive now (modules, the model) out of the garbage
+    collector's sight with ``gc.freeze()``.
+
+    Why: a request body parses into one list per row, and those allocations trigger collections that each walk the
+    whole heap of scikit-learn, numpy and pandas; a 100 000-row request spent about 100 ms of its 150 ms in the
+    collector. Frozen objects are still freed by reference counting; only cycles among them would outlive the freeze.
+    With WORKER_PRELOAD this runs in the master before the fork, which also keeps the shared pages shared.
+    """
+    gc.collect()
+    gc.freeze()

@@ -51,13 +51,24 @@ def run_arguments(request: Request, script: EntryScript) -> dict[str, object]:
         return _by_name(query, script)
     if request.method != "POST":
         raise MethodNotAllowed("Method not allowed")
-    body = request.get_data()
+    return body_arguments(request.get_data(), script, is_json=request.is_json)
+
+
+def body_arguments(body: bytes, script: EntryScript, *, is_json: bool) -> dict[str, object]:
+    """run() keyword arguments from a POST ``body`` (``is_json``: its Content-Type is JSON), for a script that is
+    not @rawhttp; Flask-free, so service.fast_score uses it too.
+
+    Raises
+    ------
+    BadInput, UnsupportedMediaType
+        As :func:`run_arguments`.
+    """
     if script.style is InputStyle.STRING:
         try:
             return {script.data_parameter: body.decode("utf-8")}
         except UnicodeDecodeError as exc:
             raise BadInput(f"Input cannot be decoded as UTF-8: {exc}") from None
-    if not request.is_json:
+    if not is_json:
         raise UnsupportedMediaType("Expects Content-Type to be application/json")
     if not body:
         raise BadInput("POST body is empty. Expecting a JSON dictionary.")

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 import uuid
+from typing import NamedTuple
 
 from flask import Flask, Response, current_app, g, request
 
@@ -25,10 +26,30 @@ REJECT = "service.reject"
 """environ key: a ServiceError the server decided on before the app ran (see the module docstring)."""
 REQUEST_ID = "service.request_id"
 """environ key: the request id this request got, for an answer the server sends in its place."""
+RAN = "service.ran"
+"""environ key: a :class:`Ran`, the run() call made for this request before it reached Flask (service.fast_score)."""
+STARTED = "service.started"
+"""environ key: the perf_counter() at which a request was taken in before it reached Flask (service.fast_score)."""
 UNANSWERED = "service.unanswered"
 """environ key set by the server when another answer has been sent in this request's place: no access line."""
 
-__all__ = ["ID_HEADER_LIMIT", "REJECT", "REQUEST_ID", "UNANSWERED", "current_scoring", "log_request_id", "register"]
+__all__ = [
+    "ID_HEADER_LIMIT",
+    "RAN",
+    "REJECT",
+    "REQUEST_ID",
+    "STARTED",
+    "UNANSWERED",
+    "Ran",
+    "RequestIds",
+    "current_scoring",
+    "id_headers",
+    "log_request_id",
+    "own_request_id",
+    "record_answer",
+    "register",
+    "request_ids",
+]
 
 
 def register(app: Flask) -> None:
@@ -47,7 +68,7 @@ def current_scoring():
 def _before_request() -> None:
     # Each proxy (request, g, current_app) is resolved once: the 1-row path reads them many times.
     req, state = request._get_current_object(), g._get_current_object()
-    state.started = time.perf_counter()
+    state.started = req.environ.get(STARTED) or time.perf_counter()
     state.request_id = state.legacy_request_id = state.client_request_id = state.trace_id = None
     scoring = current_scoring()
     scoring.metrics.in_flight.inc()
@@ -76,28 +97,95 @@ def _before_request() -> None:
 
 
 def _read_request_ids(environ: dict, state) -> None:
-    """The reference's id rules: x-request-id (or a new uuid4), x-ms-request-id / x-ms-client-request-id echoes."""
-    request_id = environ.get("HTTP_X_REQUEST_ID") or str(uuid.uuid4())
-    if len(request_id) > ID_HEADER_LIMIT:
-        raise HeaderTooLong(f"x-request-id must not exceed {ID_HEADER_LIMIT} characters")
-    state.request_id = environ[REQUEST_ID] = request_id
-    legacy = environ.get("HTTP_X_MS_REQUEST_ID", "")
-    client = environ.get("HTTP_X_MS_CLIENT_REQUEST_ID", "")
-    if legacy:
+    state.request_id = environ[REQUEST_ID] = own_request_id(environ)  # a 431 for the other ids still carries it
+    if environ.get("HTTP_X_MS_REQUEST_ID"):
         logger.warning(
             "x-ms-request-id header has been deprecated and will be removed from future versions of the server. "
             "Please use x-ms-client-request-id."
         )
+    ids = request_ids(environ, state.request_id)
+    state.legacy_request_id, state.client_request_id, state.trace_id = ids.legacy, ids.client, ids.trace_id
+
+
+class Ran(NamedTuple):
+    """A run() call already made for a request: its output and time in ms, or the exception it raised."""
+
+    output: object
+    elapsed_ms: float
+    error: BaseException | None = None
+
+    def result(self) -> tuple[object, float]:
+        """(output, elapsed ms), or the call's own exception raised again, its traceback kept."""
+        if self.error is not None:
+            raise self.error
+        return self.output, self.elapsed_ms
+
+
+class RequestIds(NamedTuple):
+    """A request's ids as the reference answers them (see :func:`request_ids`)."""
+
+    request_id: str
+    legacy: str
+    client: str
+    trace_id: str | None
+
+
+def own_request_id(environ: dict) -> str:
+    """The request's x-request-id, or a new uuid4.
+
+    Raises
+    ------
+    HeaderTooLong
+        x-request-id is longer than ID_HEADER_LIMIT (431).
+    """
+    request_id = environ.get("HTTP_X_REQUEST_ID") or str(uuid.uuid4())
+    if len(request_id) > ID_HEADER_LIMIT:
+        raise HeaderTooLong(f"x-request-id must not exceed {ID_HEADER_LIMIT} characters")
+    return request_id
+
+
+def request_ids(environ: dict, request_id: str) -> RequestIds:
+    """The reference's id rules around ``request_id``: the x-ms-request-id / x-ms-client-request-id echoes, TraceId.
+
+    Raises
+    ------
+    HeaderTooLong
+        An id header is longer than ID_HEADER_LIMIT (431).
+    """
+    legacy = environ.get("HTTP_X_MS_REQUEST_ID", "")
+    client = environ.get("HTTP_X_MS_CLIENT_REQUEST_ID", "")
+    if legacy:
         client = client or legacy
     else:
         legacy = client or request_id
     if len(legacy) > ID_HEADER_LIMIT or len(client) > ID_HEADER_LIMIT:
         raise HeaderTooLong(f"x-ms-request-id and x-ms-client-request-id must not exceed {ID_HEADER_LIMIT} characters")
-    state.legacy_request_id, state.client_request_id = legacy, client
     trace_id = environ.get("HTTP_TRACEID")
     if trace_id is not None and len(trace_id) > ID_HEADER_LIMIT:
         raise HeaderTooLong(f"TraceId must not exceed {ID_HEADER_LIMIT} characters")
-    state.trace_id = trace_id
+    return RequestIds(request_id, legacy, client, trace_id)
+
+
+def id_headers(settings, ids: RequestIds) -> list[tuple[str, str]]:
+    """The headers every routed answer carries: the server version and the request's ids, in the reference's order."""
+    headers = []
+    if settings.server_version_header:
+        headers.append(("x-ms-server-version", settings.server_version_header))
+    if ids.request_id:
+        headers.append(("x-request-id", ids.request_id))
+    if ids.legacy:
+        headers.append(("x-ms-request-id", ids.legacy))
+    if ids.client:
+        headers.append(("x-ms-client-request-id", ids.client))
+    if ids.trace_id is not None:
+        headers.append(("TraceId", ids.trace_id))
+    return headers
+
+
+def record_answer(scoring, route: str, method: str, status: int, seconds: float, target: str, request_id) -> None:
+    """Count an answered request in the metrics and write its access line."""
+    scoring.metrics.observe(route, method, status, seconds)
+    logs.log_access(method, target, status, seconds * 1000, request_id)
 
 
 def _after_request(response: Response) -> Response:
@@ -107,26 +195,18 @@ def _after_request(response: Response) -> Response:
     rule, request_id = req.url_rule, state.request_id
     if rule is not None:
         headers, settings = response.headers, scoring.settings
-        if settings.server_version_header:
-            headers["x-ms-server-version"] = settings.server_version_header
-        if request_id:
-            headers["x-request-id"] = request_id
-        if state.legacy_request_id:
-            headers["x-ms-request-id"] = state.legacy_request_id
-        if state.client_request_id:
-            headers["x-ms-client-request-id"] = state.client_request_id
-        if state.trace_id is not None:
-            headers["TraceId"] = state.trace_id
+        ids = RequestIds(request_id, state.legacy_request_id, state.client_request_id, state.trace_id)
+        for name, value in id_headers(settings, ids):
+            headers[name] = value
         if settings.cors_origins:
             cors.add_cors_headers(req, response, settings.cors_origins)
         if 400 <= response.status_code < 500 and request_id:
             _add_request_id(response, request_id)
     if UNANSWERED in req.environ:  # the server has answered in this request's place, and logged that answer
         return response
-    seconds = time.perf_counter() - state.started
-    scoring.metrics.observe(rule.rule if rule is not None else "(unmatched)", req.method, response.status_code, seconds)
     path = req.full_path if req.query_string else req.path
-    logs.log_access(req.method, path, response.status_code, seconds * 1000, request_id)
+    route = rule.rule if rule is not None else "(unmatched)"
+    record_answer(scoring, route, req.method, response.status_code, time.perf_counter() - state.started, path, request_id)
     return response
 
 

@@ -47,13 +47,16 @@ def _score() -> Response:
         if req.method == "OPTIONS":
             return AMLResponse("", 200)
         raise MethodNotAllowed("Method not allowed")
-    output, elapsed_ms = run_script(runner, inputs.run_arguments(req, runner.script))
+    ran = req.environ.get(pipeline.RAN)  # run() was called already, by service.fast_score
+    arguments = inputs.run_arguments(req, runner.script) if ran is None else {}
+    output, elapsed_ms = run_script(runner, arguments, ran)
     return _render_output(output, f"{elapsed_ms:.3f}")
 
 
-def run_script(runner: Runner, arguments: dict[str, object]) -> tuple[object, float]:
-    """run() with ``arguments`` for this request, through ``runner``: (output, elapsed ms). Shared with the other
-    protocols (service.protocols.scoring), so every route logs a timeout or a failing run() the same way.
+def run_script(runner: Runner, arguments: dict[str, object], ran: pipeline.Ran | None = None) -> tuple[object, float]:
+    """run() with ``arguments`` for this request, through ``runner``: (output, elapsed ms); with ``ran``, the outcome
+    of the call made already. Shared with the other protocols (service.protocols.scoring), so every route logs a
+    timeout or a failing run() the same way.
 
     Raises
     ------
@@ -63,6 +66,8 @@ def run_script(runner: Runner, arguments: dict[str, object]) -> tuple[object, fl
         run() raised (its traceback is logged with the request id).
     """
     try:
+        if ran is not None:
+            return ran.result()
         return runner.run(arguments, request.headers)
     except ScoringTimeout:
         logger.error("run() exceeded SCORING_TIMEOUT_MS=%d (request_id=%s)", runner.timeout_ms, log_request_id())
