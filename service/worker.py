@@ -178,20 +178,34 @@ class _Response(wsgi.Response):
     def _emit_body(self, data: bytes) -> None:
         head, self._head = self._head, b""
         if self.chunked:
-            if head:
-                self.sock.sendall(head)
-            util.write_chunk(self.sock, data)
-        else:
-            self.sock.sendall(head + data)
+            data = b"%X\r\n%s\r\n" % (len(data), data)
+        self._send(head + data)
 
     def close(self) -> None:
         if not self.headers_sent:
             self.send_headers()
         head, self._head = self._head, b""
         if self.chunked:
-            self.sock.sendall(head + b"0\r\n\r\n")
+            self._send(head + b"0\r\n\r\n")
         elif head:
-            self.sock.sendall(head)
+            self._send(head)
+
+    def _send(self, data: bytes) -> None:
+        """Send all of ``data`` on the non-blocking socket: at once when the socket buffer takes it (no poll first, as
+        a socket with a timeout would make), else waiting at most REQUEST_READ_TIMEOUT_S for a client that does not
+        read."""
+        sock = self.sock
+        try:
+            sent = sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        if sent == len(data):
+            return
+        sock.settimeout(self.cfg.write_timeout)
+        try:
+            sock.sendall(memoryview(data)[sent:])
+        finally:
+            sock.setblocking(False)
 
 
 class _Request(Request):
@@ -219,9 +233,11 @@ class SettingsSnapshot:
     per request, each a Config.__getattr__ and a Setting.get() call. Anything else (methods, properties) is the
     Config's own."""
 
-    def __init__(self, cfg) -> None:
+    def __init__(self, cfg, write_timeout: float) -> None:
         self.__dict__.update({name: setting.get() for name, setting in cfg.settings.items()})
         self.is_ssl = cfg.is_ssl
+        self.write_timeout = write_timeout
+        """How long an answer's send may wait for the client to read (REQUEST_READ_TIMEOUT_S)."""
         self.forwarding_trust: dict[str, tuple] = {}
         """_Request's trust decision by peer address (the settings it depends on are fixed for the worker)."""
         self._cfg = cfg
@@ -281,7 +297,7 @@ class ScoringWorker(Worker):
         self._max_body = scoring.settings.max_body_bytes if scoring is not None else None
         self._read_timeout = scoring.settings.request_read_timeout_s if scoring is not None else 60
         self._keepalive = self.cfg.keepalive or 0
-        self._settings = SettingsSnapshot(self.cfg)
+        self._settings = SettingsSnapshot(self.cfg, self._read_timeout)
         if self._runner is not None:
             self._runner.watched_externally = True
             self._runner.threads = _Guard(self)
@@ -495,7 +511,7 @@ class ScoringWorker(Worker):
                 if exc.errno == errno.ECONNABORTED:
                     continue
                 raise
-            sock.settimeout(self._read_timeout)  # bounds the writes of an answer to a client that does not read
+            sock.setblocking(False)  # read when the loop says so; _Response._send bounds a write that has to wait
             if sock.family in (socket.AF_INET, socket.AF_INET6):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = Connection(sock, addr, server)

@@ -128,7 +128,7 @@ def test_forwarding_headers_are_trusted_as_gunicorn_decides_and_the_decision_is_
 
     from service.worker import _RequestParser
 
-    settings = SettingsSnapshot(Config())
+    settings = SettingsSnapshot(Config(), 5.0)
     raw = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Forwarded-Proto: https\r\n\r\n"
     expected = "https" if peer[0] == "127.0.0.1" else "http"
     for _ in range(2):
@@ -139,19 +139,20 @@ def test_forwarding_headers_are_trusted_as_gunicorn_decides_and_the_decision_is_
 
 
 def test_the_response_subclass_sends_head_and_body_in_one_write():
-    """The seam: gunicorn's Response with send_headers/_emit_body overridden (one sendall per answer, nosniff)."""
+    """The seam: gunicorn's Response with send_headers/_emit_body overridden (one send per answer, nosniff)."""
     from gunicorn.config import Config
 
     class Recorder:
         def __init__(self):
             self.writes = []
 
-        def sendall(self, data):
-            self.writes.append(data)
+        def send(self, data):
+            self.writes.append(bytes(data))
+            return len(data)
 
     parser = RequestParser(Config(), (_request(),), ("127.0.0.1", 1))
     sock = Recorder()
-    response = _Response(next(parser), sock, SettingsSnapshot(Config()))
+    response = _Response(next(parser), sock, SettingsSnapshot(Config(), 5.0))
     assert isinstance(response, GunicornResponse)
     response.start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "3")])
     response.write(b"[0]")
@@ -159,6 +160,54 @@ def test_the_response_subclass_sends_head_and_body_in_one_write():
     assert len(sock.writes) == 1
     head, _, body = sock.writes[0].partition(b"\r\n\r\n")
     assert body == b"[0]" and b"\r\nX-Content-Type-Options: nosniff" in head
+
+
+def _answer(sock, body: bytes, write_timeout: float):
+    from gunicorn.config import Config
+
+    request = next(RequestParser(Config(), (_request(),), ("127.0.0.1", 1)))
+    response = _Response(request, sock, SettingsSnapshot(Config(), write_timeout))
+    response.start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(body)))])
+    response.write(body)
+    response.close()
+
+
+def test_an_answer_larger_than_the_socket_buffer_reaches_a_client_that_reads_slowly():
+    """The worker's sockets are non-blocking: what the first send leaves over is sent with the write timeout, and
+    the socket is non-blocking again afterwards."""
+    body = bytes(range(256)) * 40_000  # 10 MB, far more than a socket buffer holds
+    server, client = socket.socketpair()
+    server.setblocking(False)
+    received = bytearray()
+
+    def read_slowly():
+        time.sleep(0.3)
+        while chunk := client.recv(1 << 20):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=read_slowly)
+    reader.start()
+    try:
+        _answer(server, body, write_timeout=10.0)
+        assert server.gettimeout() == 0.0
+    finally:
+        server.close()
+        reader.join(10)
+        client.close()
+    assert received.endswith(body) and received.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_an_answer_to_a_client_that_never_reads_stops_at_the_write_timeout():
+    server, client = socket.socketpair()
+    server.setblocking(False)
+    started = time.monotonic()
+    try:
+        with pytest.raises(OSError):  # socket.timeout is an OSError: the worker closes the connection on it
+            _answer(server, b"x" * 10_000_000, write_timeout=0.5)
+    finally:
+        server.close()
+        client.close()
+    assert 0.4 <= time.monotonic() - started < 5
 
 
 # --- on a real server ------------------------------------------------------------------------------------------------
@@ -362,7 +411,7 @@ def test_the_response_head_is_gunicorns_plus_nosniff(raw, chunked, close):
     """_Response.default_headers (Date formatted once a second) writes the lines gunicorn's own would, then nosniff."""
     from gunicorn.config import Config
 
-    settings = SettingsSnapshot(Config())
+    settings = SettingsSnapshot(Config(), 5.0)
     headers = [("Content-Type", "text/plain")] if chunked else [("Content-Length", "0")]
     ours = _Response(next(RequestParser(Config(), (raw,), ("127.0.0.1", 1))), None, settings)
     theirs = GunicornResponse(next(RequestParser(Config(), (raw,), ("127.0.0.1", 1))), None, Config())
@@ -379,7 +428,7 @@ def test_the_settings_snapshot_answers_as_gunicorns_config():
 
     config = Config()
     config.set("limit_request_line", 1234)
-    snapshot = SettingsSnapshot(config)
+    snapshot = SettingsSnapshot(config, 5.0)
     assert (snapshot.limit_request_line, snapshot.is_ssl) == (1234, config.is_ssl)
     assert all(getattr(snapshot, name) == setting.get() for name, setting in config.settings.items())
     assert snapshot.forwarded_allow_networks() == config.forwarded_allow_networks()  # methods are the Config's
