@@ -14,7 +14,7 @@ from bench import procstat
 from bench.compute_floor import run_in_process
 from bench.measure import LoadResult, run_python
 from bench.servers import RunningServer, ServerSpec, ServerStartError
-from bench.workloads import PROBA, Workload, load_verified
+from bench.workloads import BIG_ROWS, PROBA, Workload, load_verified
 from bench.wrk import WrkError, run_wrk
 
 COMPUTE_FLOOR = "floor-compute"
@@ -59,8 +59,8 @@ def _record(result: LoadResult, rows: int, server_cpu_s: float, busy_s: float, w
 def _load(plan: Plan, server: RunningServer, w: Workload, count: int) -> LoadResult:
     spec = server.spec
     body = plan.bodies[spec.body_key][w.name]
-    # wrk for the repeated workloads; one 100 000-row request is a single exchange, timed by the Python client
-    if plan.wrk and count >= w.connections and w.count > 1:
+    # wrk for the many small requests; the few 100 000-row ones are timed by the Python client
+    if plan.wrk and count >= w.connections and w.rows < BIG_ROWS:
         return run_wrk(plan.wrk, server.url, spec.score_path, body, count, w.connections, plan.time_limit)
     return run_python(server.url, spec.score_path, body.read_bytes(), count, w.connections, plan.time_limit)
 

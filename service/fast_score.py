@@ -30,7 +30,17 @@ from service import auth
 from service.entry_script import InputStyle
 from service.errors import ServiceError
 from service.inputs import body_arguments
-from service.pipeline import RAN, REJECT, STARTED, UNANSWERED, Ran, id_headers, own_request_id, record_answer, request_ids
+from service.pipeline import (
+    RAN,
+    REJECT,
+    STARTED,
+    UNANSWERED,
+    Ran,
+    id_headers,
+    own_request_id,
+    record_answer,
+    request_ids,
+)
 from service.responses import dumps
 from service.runner import State
 

@@ -206,7 +206,8 @@ def _after_request(response: Response) -> Response:
         return response
     path = req.full_path if req.query_string else req.path
     route = rule.rule if rule is not None else "(unmatched)"
-    record_answer(scoring, route, req.method, response.status_code, time.perf_counter() - state.started, path, request_id)
+    seconds = time.perf_counter() - state.started
+    record_answer(scoring, route, req.method, response.status_code, seconds, path, request_id)
     return response
 
 

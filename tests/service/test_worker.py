@@ -167,7 +167,8 @@ def _answer(sock, body: bytes, write_timeout: float):
 
     request = next(RequestParser(Config(), (_request(),), ("127.0.0.1", 1)))
     response = _Response(request, sock, SettingsSnapshot(Config(), write_timeout))
-    response.start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(body)))])
+    headers = [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(body)))]
+    response.start_response("200 OK", headers)
     response.write(body)
     response.close()
 
