@@ -5,6 +5,7 @@ Only this module imports user code or knows the names init, run, request_headers
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import inspect
 import logging
@@ -48,6 +49,8 @@ class EntryScript:
     parameters: tuple[inspect.Parameter, ...]
     schema_types: Mapping[str, object]
     wants_request_headers: bool
+    reads_flask_request: bool = False
+    """The script imports ``flask`` or ``flask.request``: its run() may read the request it is called for."""
 
     @property
     def data_parameter(self) -> str:
@@ -82,7 +85,9 @@ def load_entry_script(path: Path) -> EntryScript:
         run = driver.run
     else:
         logger.info("Found user script at %s", path)
-    return _analyse(path, module.init, run)
+        driver = None
+    script = _analyse(path, module.init, run)
+    return dataclasses.replace(script, reads_flask_request=_reads_flask_request(module, driver))
 
 
 def _import(path: Path) -> ModuleType:
@@ -101,6 +106,19 @@ def _import(path: Path) -> ModuleType:
         del sys.modules[name]
         raise EntryScriptError(f"Importing entry script {path} failed: {type(exc).__name__}: {exc}") from exc
     return module
+
+
+def _reads_flask_request(*modules: ModuleType | None) -> bool:
+    """Whether any of ``modules`` holds Flask's request proxy or the flask module (``from flask import request``,
+    ``import flask``)."""
+    import flask
+
+    return any(
+        value is flask.request or value is flask
+        for module in modules
+        if module is not None
+        for value in vars(module).values()
+    )
 
 
 def _analyse(path: Path, init: Callable, run: Callable) -> EntryScript:

@@ -14,8 +14,8 @@ sent or logged yet, and the body is handed on). Once run() has been called, ever
 (an exception, a timeout, an AMLResponse, a value with no JSON form) is handed to the view as
 ``environ[pipeline.RAN]``, which renders and logs it as if it had made the call itself.
 
-run() is not called inside a Flask request context here: a script that is not ``@rawhttp`` gets its data as
-arguments (and headers with ``request_headers``), not from ``flask.request``.
+run() is not called inside a Flask request context here, so a script that imports ``flask`` or ``flask.request``
+(and may read the request in run()) is left to Flask altogether.
 """
 
 from __future__ import annotations
@@ -57,8 +57,11 @@ class FastScore:
 
     @staticmethod
     def serves(script) -> bool:
-        """Whether this path can call ``script``'s run(): not for @rawhttp, nor when it wants request_headers."""
-        return script.style is not InputStyle.RAW and not script.wants_request_headers
+        """Whether this path can call ``script``'s run(): not for @rawhttp, nor when it wants request_headers or
+        imports flask's request (its run() is then called inside Flask's request context, as the reference does)."""
+        return not (
+            script.style is InputStyle.RAW or script.wants_request_headers or script.reads_flask_request
+        )
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.perf_counter()

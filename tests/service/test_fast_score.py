@@ -221,3 +221,10 @@ def test_the_collector_stays_off_when_it_was_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_script_that_imports_flask_request_runs_inside_flasks_request_context(iris_model_dir):
+    client = make_client("flask_request.py", iris_model_dir)
+    assert not isinstance(client.application.wsgi_app, FastScore)
+    response = client.post("/score", data="x", content_type=JSON)
+    assert response.status_code == 200 and response.get_json() == {"path": "/score", "data": "x"}
