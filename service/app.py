@@ -14,7 +14,7 @@ from flask import Flask
 from service import routes
 from service.compat import AMLRequest
 from service.entry_script import load_entry_script
-from service.fast_score import FastScore
+from service.fast_score import FastScore, ScoreRoute
 from service.metrics import Metrics
 from service.model_dir import ModelInfo, check_model_dir
 from service.runner import Runner
@@ -86,9 +86,9 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     scoring = Scoring(settings, runner, swagger, metrics, model_info)
     app.extensions[EXTENSION] = scoring
-    routes.register(app)
+    protocol_routes = routes.register(app)
     if FastScore.serves(script):
-        app.wsgi_app = FastScore(app.wsgi_app, scoring)
+        app.wsgi_app = FastScore(app.wsgi_app, scoring, [ScoreRoute(script), *protocol_routes])
 
     def on_ready() -> None:
         if runner.init_seconds is not None:

@@ -21,8 +21,9 @@ from service.runner import Runner
 logger = logging.getLogger("azmlinfsrv")
 
 
-def register(app: Flask) -> None:
-    """Attach the views, the request hooks and the error handlers to ``app``."""
+def register(app: Flask) -> list:
+    """Attach the views, the request hooks and the error handlers to ``app``; returns the other protocols' scoring
+    routes for service.fast_score (service.protocols.register)."""
     pipeline.register(app)
     app.add_url_rule("/", "health", _health, methods=["GET"])
     app.add_url_rule("/score", "score", _score, methods=["GET", "POST", "OPTIONS"], provide_automatic_options=False)
@@ -31,7 +32,7 @@ def register(app: Flask) -> None:
     app.add_url_rule("/health/ready", "ready", _ready, methods=["GET"])
     app.add_url_rule("/metrics", "metrics", _metrics, methods=["GET"])
     app.add_url_rule("/model", "model", _model, methods=["GET"])
-    protocols.register(app)
+    return protocols.register(app)
 
 
 # --- views -----------------------------------------------------------------------------------------------------------
@@ -47,16 +48,16 @@ def _score() -> Response:
         if req.method == "OPTIONS":
             return AMLResponse("", 200)
         raise MethodNotAllowed("Method not allowed")
-    ran = req.environ.get(pipeline.RAN)  # run() was called already, by service.fast_score
-    arguments = inputs.run_arguments(req, runner.script) if ran is None else {}
-    output, elapsed_ms = run_script(runner, arguments, ran)
+    ran_already = pipeline.RAN in req.environ  # by service.fast_score: the body need not be converted again
+    arguments = {} if ran_already else inputs.run_arguments(req, runner.script)
+    output, elapsed_ms = run_script(runner, arguments)
     return _render_output(output, f"{elapsed_ms:.3f}")
 
 
-def run_script(runner: Runner, arguments: dict[str, object], ran: pipeline.Ran | None = None) -> tuple[object, float]:
-    """run() with ``arguments`` for this request, through ``runner``: (output, elapsed ms); with ``ran``, the outcome
-    of the call made already. Shared with the other protocols (service.protocols.scoring), so every route logs a
-    timeout or a failing run() the same way.
+def run_script(runner: Runner, arguments: dict[str, object]) -> tuple[object, float]:
+    """run() with ``arguments`` for this request, through ``runner``: (output, elapsed ms), or the outcome of the call
+    service.fast_score made already for it (``environ[RAN]``). Shared with the other protocols
+    (service.protocols.scoring), so every route logs a timeout or a failing run() the same way.
 
     Raises
     ------
@@ -65,6 +66,7 @@ def run_script(runner: Runner, arguments: dict[str, object], ran: pipeline.Ran |
     RunFailed
         run() raised (its traceback is logged with the request id).
     """
+    ran = request.environ.get(pipeline.RAN)
     try:
         if ran is not None:
             return ran.result()

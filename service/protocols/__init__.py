@@ -13,20 +13,24 @@ from flask import Flask
 from service.conversion import FeatureMatrixType
 
 
-def register(app: Flask) -> None:
-    """Add the protocols' routes to ``app`` when it scores a model directory with the no-code script."""
+def register(app: Flask) -> list:
+    """Add the protocols' routes to ``app`` when it scores a model directory with the no-code script; returns their
+    scoring routes for service.fast_score."""
     scoring = app.extensions["scoring"]
     matrix_type = scoring.runner.script.schema_types.get("data")
     if not scoring.settings.is_no_code or scoring.model_info is None or not isinstance(matrix_type, FeatureMatrixType):
-        return
+        return []
     from service.protocols import docs, kserve_v1, mlflow, v2
     from service.protocols.scoring import ServedModel
 
     model = ServedModel.of(scoring.model_info, matrix_type)
+    v2_blueprint, v2_infer = v2.blueprint(model)
+    mlflow_blueprint, mlflow_invocations = mlflow.blueprint(model)
     for blueprint in (
-        v2.blueprint(model),
+        v2_blueprint,
         kserve_v1.blueprint(model),
-        mlflow.blueprint(model),
+        mlflow_blueprint,
         docs.blueprint(model, scoring.swagger.get("3"), scoring.settings.service_name),
     ):
         app.register_blueprint(blueprint)
+    return [v2_infer, mlflow_invocations]

@@ -14,9 +14,11 @@ from flask import Blueprint, Response, request
 
 from service import __version__
 from service.errors import BadInput, UnsupportedMediaType, cap, escape_markup, quote
+from service.fast_score import JSON, Decoded, content_type
 from service.inputs import parse_json_body
-from service.pipeline import current_scoring
-from service.protocols.scoring import ServedModel, json_response, predict, render_errors, to_rows
+from service.pipeline import Ran, current_scoring
+from service.protocols.scoring import METHODS, ServedModel, predict, render_errors, to_rows
+from service.responses import dumps
 
 FORMS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 CSV_INPUT = "csv"
@@ -31,8 +33,9 @@ _ERROR_CODES = {
 }
 
 
-def blueprint(model: ServedModel) -> Blueprint:
-    """``/invocations``, ``/ping`` (also ``/health``) and ``/version`` for ``model``."""
+def blueprint(model: ServedModel) -> tuple[Blueprint, FastInvocations]:
+    """``/invocations``, ``/ping`` (also ``/health``) and ``/version`` for ``model``, and ``/invocations`` for
+    service.fast_score."""
     bp = Blueprint("mlflow", __name__)
 
     def ping() -> Response:
@@ -47,20 +50,47 @@ def blueprint(model: ServedModel) -> Blueprint:
         if request.mimetype == "text/csv":
             rows = _csv_rows(body, model)
             method = "predict"
-        elif request.mimetype == "application/json":
+        elif request.mimetype == JSON:
             rows, method = _json_rows(parse_json_body(body), model)
         else:
             got = quote(request.mimetype) if request.mimetype else "none"
             raise UnsupportedMediaType(f"Content-Type must be application/json or text/csv, got {got}.")
-        output = predict(rows, method)
-        return json_response({"predictions": output if method == "predict" else output["probabilities"]})
+        return Response(_answer(method, predict(rows, method)), 200, mimetype=JSON)
 
     bp.add_url_rule("/ping", "ping", ping, methods=["GET"])
     bp.add_url_rule("/health", "health", ping, methods=["GET"])
     bp.add_url_rule("/version", "version", version, methods=["GET"])
     bp.add_url_rule("/invocations", "invocations", invocations, methods=["POST"])
     render_errors(bp, _error_body)
-    return bp
+    return bp, FastInvocations(model)
+
+
+class FastInvocations:
+    """``POST /invocations`` with a JSON body for service.fast_score, decoded and encoded by the view's own code."""
+
+    def __init__(self, model: ServedModel) -> None:
+        self.model = model
+
+    def accepts(self, path: str) -> bool:
+        return path == "/invocations"
+
+    def decode(self, path: str, body: bytes, environ: dict) -> Decoded | None:
+        if content_type(environ) != JSON:
+            return None
+        rows, method = _json_rows(parse_json_body(body), self.model)
+        if method not in METHODS:
+            return None
+        return Decoded("/invocations", {"data": rows, "method": method}, method)
+
+    def encode(self, decoded: Decoded, ran: Ran) -> tuple[bytes, list[tuple[str, str]]] | None:
+        if isinstance(ran.output, Response):
+            return None
+        payload = _answer(decoded.context, ran.output)
+        return payload, [("Content-Type", JSON), ("Content-Length", str(len(payload)))]
+
+
+def _answer(method: str, output: object) -> bytes:
+    return dumps({"predictions": output if method == "predict" else output["probabilities"]})
 
 
 def _error_body(status: int, message: str) -> dict:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import math
 import struct
+from dataclasses import dataclass
 
 import numpy as np
 from flask import Blueprint, Response, request
 
 from service import __version__
 from service.errors import BadInput, HTTPStatusError, NotReady, cap, escape_markup, quote
+from service.fast_score import Decoded
 from service.inputs import parse_json_body
-from service.pipeline import current_scoring
+from service.pipeline import Ran, current_scoring
 from service.protocols.scoring import (
     METHODS,
     ServedModel,
@@ -30,6 +32,7 @@ from service.protocols.scoring import (
 from service.responses import dumps
 
 BINARY_HEADER = "Inference-Header-Content-Length"
+_BINARY_ENVIRON = "HTTP_INFERENCE_HEADER_CONTENT_LENGTH"
 DATATYPES = {
     "BOOL": np.dtype(np.bool_),
     "INT8": np.dtype("<i1"),
@@ -48,8 +51,8 @@ _LABEL_DATATYPE = {bool: "BOOL", int: "INT64", float: "FP64", str: "BYTES"}
 MATRIX_INPUT = "input-0"
 
 
-def blueprint(model: ServedModel) -> Blueprint:
-    """The ``/v2`` routes for ``model``."""
+def blueprint(model: ServedModel) -> tuple[Blueprint, FastInfer]:
+    """The ``/v2`` routes for ``model``, and its infer route for service.fast_score."""
     api = _V2(model)
     bp = Blueprint("v2", __name__, url_prefix="/v2")
     bp.add_url_rule("", "server_metadata", api.server_metadata, methods=["GET"])
@@ -60,7 +63,7 @@ def blueprint(model: ServedModel) -> Blueprint:
         bp.add_url_rule(f"{prefix}/ready", "model_ready", api.model_ready, methods=["GET"])
         bp.add_url_rule(f"{prefix}/infer", "infer", api.infer, methods=["POST"])
     render_errors(bp)
-    return bp
+    return bp, FastInfer(api)
 
 
 def _check_ready() -> None:
@@ -114,7 +117,21 @@ class _V2:
 
     def infer(self, name: str, version: str | None = None) -> Response:
         self.model.check(name, version)
-        document, binary = _split_body(request.get_data(), request.headers.get(BINARY_HEADER))
+        inference = self.decode(request.get_data(), request.headers.get(BINARY_HEADER))
+        payload, content_type, headers = self.encode(inference, predict(inference.rows, inference.method))
+        response = Response(payload, 200, content_type=content_type)
+        response.headers.extend(headers)
+        return response
+
+    def decode(self, body: bytes, binary_header: str | None) -> _Inference:
+        """An infer request's rows, method and output options (Flask-free: service.fast_score calls it too).
+
+        Raises
+        ------
+        BadInput
+            The request is not an inference request this model can answer (the message says why).
+        """
+        document, binary = _split_body(body, binary_header)
         if not isinstance(document, dict) or not isinstance(document.get("inputs"), list) or not document["inputs"]:
             raise BadInput(
                 'An inference request is a JSON object with "inputs": a non-empty list of tensors '
@@ -124,8 +141,7 @@ class _V2:
         blobs = _Blobs(binary)
         tensors = [_read_tensor(tensor, i, blobs) for i, tensor in enumerate(document["inputs"])]
         blobs.check_consumed()
-        output = predict(self._rows(tensors), method)
-        return self._answer(document, method, output, binary_output)
+        return _Inference(document, self._rows(tensors), method, binary_output)
 
     def _rows(self, tensors: list[tuple[str, list[int], list]]):
         features = self.features or []
@@ -149,7 +165,9 @@ class _V2:
             )
         return to_rows("inputs", list(map(list, zip(*(columns[f] for f in features), strict=True))), self.model)
 
-    def _answer(self, document: dict, method: str, output: object, binary: bool) -> Response:
+    def encode(self, inference: _Inference, output: object) -> tuple[bytes, str, list[tuple[str, str]]]:
+        """The answer to ``inference`` given run()'s ``output``: (body, Content-Type, other headers)."""
+        method = inference.method
         if method == "predict":
             values, shape = output, [len(output)]
             datatype = _LABEL_DATATYPE.get(type(output[0]), "FP64") if output else "FP64"
@@ -163,7 +181,7 @@ class _V2:
         if parameters:
             tensor["parameters"] = parameters
         blob = None
-        if binary:
+        if inference.binary_output:
             blob = _encode(values, datatype)
             tensor["parameters"] = {**(parameters or {}), "binary_data_size": len(blob)}
         else:
@@ -171,15 +189,53 @@ class _V2:
         answer: dict[str, object] = {"model_name": self.model.name}
         if self.model.version:
             answer["model_version"] = self.model.version
-        if isinstance(document.get("id"), str):
-            answer["id"] = document["id"]
+        if isinstance(inference.document.get("id"), str):
+            answer["id"] = inference.document["id"]
         answer["outputs"] = [tensor]
         header = dumps(answer)
         if blob is None:
-            return Response(header, 200, mimetype="application/json")
-        response = Response(header + blob, 200, mimetype="application/octet-stream")
-        response.headers[BINARY_HEADER] = str(len(header))
-        return response
+            return header, "application/json", []
+        return header + blob, "application/octet-stream", [(BINARY_HEADER, str(len(header)))]
+
+
+class FastInfer:
+    """``POST /v2/models/<name>[/versions/<version>]/infer`` for service.fast_score, decoded and encoded by the
+    view's own code; a request for another model is left to the view (its 404 names the model only to a client with
+    the key)."""
+
+    _RULES = {5: "/v2/models/<name>/infer", 7: "/v2/models/<name>/versions/<version>/infer"}
+
+    def __init__(self, api: _V2) -> None:
+        self.api = api
+
+    def accepts(self, path: str) -> bool:
+        return path.startswith("/v2/models/") and path.endswith("/infer")
+
+    def decode(self, path: str, body: bytes, environ: dict) -> Decoded | None:
+        parts = path.split("/")
+        model = self.api.model
+        if len(parts) not in self._RULES or parts[3] != model.name:
+            return None
+        if len(parts) == 7 and (parts[4] != "versions" or parts[5] != model.version):
+            return None
+        inference = self.api.decode(body, environ.get(_BINARY_ENVIRON))
+        if inference.method not in METHODS:
+            return None
+        return Decoded(self._RULES[len(parts)], {"data": inference.rows, "method": inference.method}, inference)
+
+    def encode(self, decoded: Decoded, ran: Ran) -> tuple[bytes, list[tuple[str, str]]] | None:
+        if isinstance(ran.output, Response):
+            return None
+        payload, content_type, headers = self.api.encode(decoded.context, ran.output)
+        return payload, [("Content-Type", content_type), ("Content-Length", str(len(payload))), *headers]
+
+
+@dataclass(frozen=True)
+class _Inference:
+    document: dict
+    rows: object
+    method: str
+    binary_output: bool
 
 
 def _label_datatype(classes: list | None) -> str:

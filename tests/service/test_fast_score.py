@@ -228,3 +228,47 @@ def test_a_script_that_imports_flask_request_runs_inside_flasks_request_context(
     assert not isinstance(client.application.wsgi_app, FastScore)
     response = client.post("/score", data="x", content_type=JSON)
     assert response.status_code == 200 and response.get_json() == {"path": "/score", "data": "x"}
+
+
+# --- the other protocols' scoring routes (no-code scoring) -----------------------------------------------------------
+
+V2 = "/v2/models/sklearn-iris"
+TENSOR = {"name": "input-0", "shape": [2, 4], "datatype": "FP64", "data": [*ROW, 6.2, 2.9, 4.3, 1.3]}
+PROTOCOL_REQUESTS = [
+    pytest.param(f"{V2}/infer", {"json": {"inputs": [TENSOR], "id": "r1"}}, id="v2"),
+    pytest.param(f"{V2}/versions/1/infer", {"json": {"inputs": [TENSOR]}}, id="v2-version"),
+    pytest.param(f"{V2}/versions/7/infer", {"json": {"inputs": [TENSOR]}}, id="v2-other-version"),
+    pytest.param("/v2/models/other/infer", {"json": {"inputs": [TENSOR]}}, id="v2-other-model"),
+    pytest.param(f"{V2}/infer", {"json": {"inputs": [TENSOR], "parameters": {"method": "predict_proba"}}}, id="v2-p"),
+    pytest.param(f"{V2}/infer", {"json": {"inputs": [TENSOR], "parameters": {"binary_data_output": True}}}, id="v2-b"),
+    pytest.param(f"{V2}/infer", {"json": {"inputs": [{**TENSOR, "shape": [3, 4]}]}}, id="v2-bad-shape"),
+    pytest.param(f"{V2}/infer", {"json": {"inputs": []}}, id="v2-no-inputs"),
+    pytest.param(f"{V2}/infer", {"json": {"inputs": [TENSOR], "parameters": {"method": "fit"}}}, id="v2-bad-method"),
+    pytest.param("/invocations", {"json": {"inputs": [ROW]}}, id="mlflow-inputs"),
+    pytest.param("/invocations", {"json": {"instances": [ROW], "params": {"method": "predict_proba"}}}, id="mlflow-p"),
+    pytest.param("/invocations", {"json": {"dataframe_split": {"data": [ROW]}}}, id="mlflow-split"),
+    pytest.param("/invocations", {"json": {"inputs": [ROW], "params": {"method": "fit"}}}, id="mlflow-bad-method"),
+    pytest.param("/invocations", {"json": {"rows": [ROW]}}, id="mlflow-bad-form"),
+    pytest.param("/invocations", {"data": "a,b,c,d\n5.1,3.5,1.4,0.2\n", "content_type": "text/csv"}, id="mlflow-csv"),
+]
+
+
+@pytest.mark.parametrize("model", ["plain", "proba"])
+@pytest.mark.parametrize(("path", "kwargs"), PROTOCOL_REQUESTS)
+def test_the_protocols_scoring_routes_answer_as_the_flask_app(request, model, path, kwargs):
+    model_dir = request.getfixturevalue("iris_model_dir" if model == "plain" else "iris_proba_model_dir")
+    clients = _clients(None, model_dir)
+    if model == "proba":
+        path = path.replace("sklearn-iris", "sklearn-iris-proba")
+    _same_answer(clients, path, method="POST", **kwargs)
+
+
+def test_valid_protocol_requests_never_reach_flask(iris_model_dir):
+    fast, _, app = _clients(None, iris_model_dir)
+    app.wsgi_app.app = counting = _Counting(app.wsgi_app.app)
+    assert fast.post(f"{V2}/infer", json={"inputs": [TENSOR]}).get_json()["outputs"][0]["data"] == [0, 1]
+    assert fast.post("/invocations", json={"inputs": [ROW]}).get_json() == {"predictions": [0]}
+    assert fast.post("/score", json={"data": [ROW]}).get_json() == [0]
+    assert counting.calls == 0
+    assert fast.post("/invocations", data="a\n1\n", content_type="text/csv").status_code == 400
+    assert counting.calls == 1
