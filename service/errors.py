@@ -96,6 +96,19 @@ class RequestReadTimeout(ServiceError):
         )
 
 
+class BuffersFull(ServiceError):
+    """The worker holds MAX_BUFFERED_BYTES of requests still arriving: the one that would add more is refused (503)."""
+
+    status = 503
+
+    def __init__(self, held: int, limit: int) -> None:
+        super().__init__(
+            f"The server is holding {held} bytes of requests still arriving, more than it may (MAX_BUFFERED_BYTES="
+            f"{limit}); send the request again later.",
+            headers={"Connection": "close", "Retry-After": "1"},
+        )
+
+
 class NotReady(ServiceError):
     """init() has not finished, failed, or the worker is shutting down (503)."""
 

@@ -32,6 +32,7 @@ CONFIG_FILE_KEYS = frozenset(
         "AML_CORS_ORIGINS",
         "WORKSPACE_NAME",
         "MAX_REQUEST_BODY_BYTES",
+        "MAX_BUFFERED_BYTES",
         "LOG_FORMAT",
     }
 )
@@ -79,6 +80,9 @@ class Settings:
     """SCORING_TIMEOUT_MS: a run() still busy after this long gets a 504 (works with threads, unlike the reference)."""
     max_body_bytes: int = 100 * 1024 * 1024
     """MAX_REQUEST_BODY_BYTES: larger request bodies get a 413."""
+    max_buffered_bytes: int = 200 * 1024 * 1024
+    """MAX_BUFFERED_BYTES (default twice MAX_REQUEST_BODY_BYTES): request bytes one worker holds for requests still
+    arriving; past it, the request that is arriving gets a 503 (so many slow uploads cannot exhaust memory)."""
     cors_origins: tuple[str, ...] = ()
     """AML_CORS_ORIGINS (or --access_control_allow_origins): comma-separated allowed origins."""
     service_name: str = "ML service"
@@ -132,6 +136,13 @@ class Settings:
         source_dir = get("AZUREML_SOURCE_DIRECTORY")
         cors = cli.get("access_control_allow_origins") or get("AML_CORS_ORIGINS")
         version_enabled = env.get("SERVER_VERSION_LOG_RESPONSE_ENABLED", "true").lower() == "true"
+        max_body = _int("MAX_REQUEST_BODY_BYTES", get("MAX_REQUEST_BODY_BYTES"), 100 * 1024 * 1024)
+        max_buffered = _int("MAX_BUFFERED_BYTES", get("MAX_BUFFERED_BYTES"), 2 * max_body)
+        if max_buffered < max_body:
+            raise SettingsError(
+                f"MAX_BUFFERED_BYTES must be at least MAX_REQUEST_BODY_BYTES ({max_body}), got {max_buffered}: a "
+                "body of the largest size allowed could never arrive."
+            )
         metrics_dir = env.get("PROMETHEUS_MULTIPROC_DIR")
         return cls(
             app_root=app_root,
@@ -151,7 +162,8 @@ class Settings:
             request_read_timeout_s=_int("REQUEST_READ_TIMEOUT_S", env.get("REQUEST_READ_TIMEOUT_S"), 60),
             worker_preload=_bool("WORKER_PRELOAD", env.get("WORKER_PRELOAD"), False),
             scoring_timeout_ms=_int("SCORING_TIMEOUT_MS", get("SCORING_TIMEOUT_MS"), 3_600_000),
-            max_body_bytes=_int("MAX_REQUEST_BODY_BYTES", get("MAX_REQUEST_BODY_BYTES"), 100 * 1024 * 1024),
+            max_body_bytes=max_body,
+            max_buffered_bytes=max_buffered,
             cors_origins=tuple(o.strip() for o in str(cors).split(",") if o.strip()) if cors else (),
             service_name=str(get("SERVICE_NAME") or "ML service"),
             service_version=str(get("SERVICE_VERSION") or "1.0"),

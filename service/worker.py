@@ -13,6 +13,7 @@ The model (subclassing gunicorn's public ``Worker`` API, on the stdlib ``selecto
   An idle or slow connection costs an fd and a buffer, never a thread.
 - When a request is complete in its buffer (head within gunicorn's limits, body by Content-Length or by walking the
   chunked framing; a body over MAX_REQUEST_BODY_BYTES is answered 413 without waiting for it, and the connection
+  closed; a request still arriving that takes the worker's buffers past MAX_BUFFERED_BYTES is answered 503 and
   closed), the leader serves it inline: gunicorn's own parser over those bytes, gunicorn's environ and response,
   the Flask app, run() called in place. Pipelined bytes stay buffered for the next turn.
 - The *watchdog* (the worker's main thread, which also takes gunicorn's signals) ticks every 10 ms. When the leader
@@ -47,6 +48,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 from gunicorn import util
 from gunicorn.http import RequestParser, wsgi
@@ -64,7 +66,7 @@ from gunicorn.http.message import Request
 from gunicorn.workers.base import Worker
 
 from service.error_handlers import CLOSE_CONNECTION, payload_too_large
-from service.errors import RequestReadTimeout
+from service.errors import BuffersFull, RequestReadTimeout
 from service.pipeline import REJECT, REQUEST_ID, UNANSWERED
 from service.runner import SPARE_THREADS, ThreadGuard
 
@@ -76,6 +78,8 @@ TICK_S = 0.01
 LINGER_S = 2.0
 """After an answer that closes the connection, unread request bytes are drained this long (RFC 9112 §9.6)."""
 MAX_RECV = 1024 * 1024
+BUFFER_CHECK_BYTES = 1024 * 1024
+"""A request still arriving with more than this buffered has the worker's MAX_BUFFERED_BYTES checked on each read."""
 MAX_TRUST_ENTRIES = 1024
 """Peer addresses whose forwarding-header trust a worker remembers; others are decided per request."""
 NOSNIFF = "X-Content-Type-Options: nosniff\r\n"
@@ -295,6 +299,7 @@ class ScoringWorker(Worker):
         scoring = self._scoring()
         self._runner = scoring.runner if scoring is not None else None
         self._max_body = scoring.settings.max_body_bytes if scoring is not None else None
+        self._max_buffered = scoring.settings.max_buffered_bytes if scoring is not None else None
         self._read_timeout = scoring.settings.request_read_timeout_s if scoring is not None else 60
         self._keepalive = self.cfg.keepalive or 0
         self._settings = SettingsSnapshot(self.cfg, self._read_timeout)
@@ -319,8 +324,10 @@ class ScoringWorker(Worker):
     def handle_error(self, req, client, addr, exc) -> None:
         """Answer what gunicorn rejects with a JSON ``{"message"}`` that never quotes the request; anything that
         is not the client's fault is logged with its traceback and answered with a generic 500."""
-        if isinstance(exc, RequestReadTimeout):
-            status, reason, message = exc.status, "Request Timeout", exc.message
+        extra = ""
+        if isinstance(exc, (RequestReadTimeout, BuffersFull)):
+            status, reason, message = exc.status, HTTPStatus(exc.status).phrase, exc.message
+            extra = "".join(f"{name}: {value}\r\n" for name, value in exc.headers.items() if name != "Connection")
         elif isinstance(exc, ParseException) and not isinstance(exc, ConfigurationProblem):
             status, reason, message = next(
                 ((code, name, text) for kind, code, name, text in _PARSE_ERRORS if isinstance(exc, kind)), _BAD_REQUEST
@@ -334,7 +341,7 @@ class ScoringWorker(Worker):
         body = json.dumps({"message": message}).encode()
         head = (
             f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{NOSNIFF}\r\n"
+            f"Content-Length: {len(body)}\r\n{extra}{NOSNIFF}\r\n"
         )
         try:
             client.send(head.encode("latin-1") + body, socket.MSG_DONTWAIT)
@@ -558,6 +565,8 @@ class ScoringWorker(Worker):
         while True:
             end = self._request_end(conn)
             if end is None:
+                if len(conn.buffer) > BUFFER_CHECK_BYTES:
+                    self._check_budget(conn)
                 return True
             conn.serving = True
             self._serving[threading.get_ident()] = (conn, None, None)
@@ -574,6 +583,20 @@ class ScoringWorker(Worker):
                 return False
             if not self._after_serving(conn, keep):
                 return True
+
+    def _check_budget(self, conn: Connection) -> None:
+        """Refuse ``conn``'s request (503, and close) when the requests still arriving hold more than
+        MAX_BUFFERED_BYTES between them: slow uploads must not exhaust the worker's memory."""
+        if self._max_buffered is None:
+            return
+        held = sum(
+            len(key.data.buffer)
+            for key in self._selector.get_map().values()
+            if key.data is not conn and isinstance(key.data, Connection)
+        ) + len(conn.buffer)
+        if held > self._max_buffered:
+            self.handle_error(None, conn.sock, conn.addr, BuffersFull(held, self._max_buffered))
+            self._linger(conn)
 
     def _after_serving(self, conn: Connection, keep: bool) -> bool:
         """Give ``conn`` back to the loop; True when another complete request may be buffered."""

@@ -95,6 +95,10 @@ def test_empty_config_json_is_ignored(tmp_path):
         ({"AZUREML_LOG_LEVEL": "loud"}, "AZUREML_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
         ({"SCORING_API_KEY": "  "}, "SCORING_API_KEY must not be empty"),
         ({"SCORING_API_KEY_FILE": "/nonexistent/key"}, "SCORING_API_KEY_FILE must name a readable file"),
+        (
+            {"MAX_REQUEST_BODY_BYTES": "1000", "MAX_BUFFERED_BYTES": "999"},
+            "MAX_BUFFERED_BYTES must be at least MAX_REQUEST_BODY_BYTES (1000), got 999",
+        ),
     ],
 )
 def test_bad_values_name_the_setting(tmp_path, env, message):
@@ -122,3 +126,9 @@ def test_separate_health_endpoint_and_run_concurrency(tmp_path):
     assert load(tmp_path, {"health_port": 18112}, SEPERATE_HEALTH_ENDPOINT="true").health_port == 18112
     assert load(tmp_path).max_concurrent_runs == 1
     assert load(tmp_path, MAX_CONCURRENT_RUNS="3").max_concurrent_runs == 3
+
+
+def test_the_buffered_bytes_budget_follows_the_body_limit(tmp_path):
+    assert load(tmp_path).max_buffered_bytes == 2 * load(tmp_path).max_body_bytes
+    assert load(tmp_path, MAX_REQUEST_BODY_BYTES="1000").max_buffered_bytes == 2000
+    assert load(tmp_path, MAX_REQUEST_BODY_BYTES="1000", MAX_BUFFERED_BYTES="5000").max_buffered_bytes == 5000

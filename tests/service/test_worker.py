@@ -16,6 +16,7 @@ from service_helpers import SCRIPTS, ServiceProcess
 from service.worker import NOSNIFF, ChunkedWalk, SettingsSnapshot, _chunked_end, _Response
 
 ROW_BODY = b'{"data": [[5.1, 3.5, 1.4, 0.2]]}'
+JSON_TYPE = {"Content-Type": "application/json"}
 ALL = "the whole buffer"
 
 
@@ -569,3 +570,37 @@ def test_the_parser_flags_100_continue_where_the_worker_clears_it():
         for version in ("HTTP/1.1", "HTTP/1.0")
     }
     assert flags == {"HTTP/1.1": True, "HTTP/1.0": False}
+
+
+@pytest.mark.slow
+def test_uploads_still_arriving_are_held_to_the_worker_budget(iris_model_dir):
+    """Three uploads of 1.5 MB each, declared 2 MB, with MAX_BUFFERED_BYTES at 4 MB: the one that takes the worker
+    past its budget is answered 503 (Retry-After, Connection: close) at once; the others, health and a complete
+    request are served as usual."""
+    limits = {"MAX_REQUEST_BODY_BYTES": "2000000", "MAX_BUFFERED_BYTES": "4000000", "REQUEST_READ_TIMEOUT_S": "20"}
+    head = _request(body=b"")[: -len(b"\r\n\r\n")].replace(b"GET", b"POST")
+    head += b"\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n"
+    with _iris_server(iris_model_dir, **limits) as running:
+        server = running.wait_ready()
+        uploads = [socket.create_connection(("127.0.0.1", server.port), timeout=20) for _ in range(3)]
+        try:
+            refused = []
+            for sock in uploads:
+                sock.sendall(head + b" " * 1_500_000)
+                time.sleep(0.3)
+                sock.setblocking(False)
+                try:
+                    refused.append(sock.recv(65536))
+                except BlockingIOError:
+                    refused.append(b"")
+                sock.setblocking(True)
+            assert [bool(answer) for answer in refused] == [False, False, True]
+            status, headers, body = _responses(refused[2])[0]
+            assert status == "HTTP/1.1 503 Service Unavailable"
+            assert headers["retry-after"] == "1" and headers["connection"] == "close"
+            assert "MAX_BUFFERED_BYTES=4000000" in json.loads(body)["message"]
+            assert requests.get(server.url + "/health/live", timeout=10).status_code == 200
+            assert requests.post(server.url + "/score", data=ROW_BODY, headers=JSON_TYPE, timeout=10).json() == [0]
+        finally:
+            for sock in uploads:
+                sock.close()
