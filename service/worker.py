@@ -26,10 +26,8 @@ The model (subclassing gunicorn's public ``Worker`` API, on the stdlib ``selecto
   and metrics, through the app) and closes its connection; the stuck thread discards its late answer.
 
 gunicorn seams used beyond the ``Worker`` class (pinned gunicorn==27.0.1, tested in tests/service/test_worker.py):
-``gunicorn.http.RequestParser`` over an iterable, its ``unreader`` and its ``mesg_class`` (a ``Request`` whose
-``_peer_trusted_for_forwarded`` is decided once per peer address), ``gunicorn.http.wsgi.create`` with a
-``response_class``, and ``Response.default_headers`` / ``send_headers`` / ``_emit_body`` (the subclass hook gunicorn
-documents) so the head and body leave in one send.
+``gunicorn.http.wsgi.create`` with a ``response_class``, and the parser and response of service.http11, which also
+finds where a buffered chunked body ends.
 """
 
 from __future__ import annotations
@@ -41,7 +39,6 @@ import io
 import itertools
 import json
 import os
-import re
 import selectors
 import socket
 import threading
@@ -50,8 +47,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
-from gunicorn import util
-from gunicorn.http import RequestParser, wsgi
+from gunicorn.http import wsgi
 from gunicorn.http.errors import (
     ConfigurationProblem,
     ExpectationFailed,
@@ -62,11 +58,21 @@ from gunicorn.http.errors import (
     ParseException,
     UnsupportedTransferCoding,
 )
-from gunicorn.http.message import Request
 from gunicorn.workers.base import Worker
 
 from service.error_handlers import CLOSE_CONNECTION, payload_too_large
 from service.errors import BuffersFull, RequestReadTimeout
+from service.http11 import (
+    CHUNKED_PIECE,
+    NOSNIFF,
+    BadRequest,
+    ChunkedWalk,
+    SettingsSnapshot,
+    WorkerRequestParser,
+    WorkerResponse,
+    chunked_end,
+    framing_agrees,
+)
 from service.pipeline import REJECT, REQUEST_ID, UNANSWERED
 from service.runner import SPARE_THREADS, ThreadGuard
 
@@ -80,10 +86,6 @@ LINGER_S = 2.0
 MAX_RECV = 1024 * 1024
 BUFFER_CHECK_BYTES = 1024 * 1024
 """A request still arriving with more than this buffered has the worker's MAX_BUFFERED_BYTES checked on each read."""
-MAX_TRUST_ENTRIES = 1024
-"""Peer addresses whose forwarding-header trust a worker remembers; others are decided per request."""
-NOSNIFF = "X-Content-Type-Options: nosniff\r\n"
-
 # Statuses gunicorn gives its parse errors (anything else it rejects is a 400), with our own wording.
 _PARSE_ERRORS = (
     (LimitRequestLine, 414, "URI Too Long", "The request line is too long."),
@@ -95,19 +97,6 @@ _PARSE_ERRORS = (
 _BAD_REQUEST = (400, "Bad Request", "The request is not valid HTTP/1.1 and was not processed.")
 _SUPPORTED_VERSIONS = ((1, 0), (1, 1))
 _ACCEPT, _WAKE = object(), object()
-_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
-MAX_CHUNK_LINE = 1024
-MAX_TRAILERS = 8192
-FRAMING_ALLOWANCE = 64 * 1024
-"""A chunked body may take 2 x MAX_REQUEST_BODY_BYTES + this on the wire (sizes, extensions, trailers)."""
-CHUNKED_PIECE = 8192
-"""A chunked body reaches gunicorn's parser in pieces this large (its own socket reads' size): its ChunkedReader
-copies the rest of the piece after each chunk, so one piece holding the whole body is copied once per chunk
-(200k one-byte chunks: 0.3 s in 8 KiB pieces, 0.9 s in 64 KiB ones, more than 40 s in one)."""
-
-
-class BadRequest(ParseException):
-    """A request gunicorn parses but RFC 9112 rejects: an HTTP version other than 1.0/1.1, or HTTP/1.1 without Host."""
 
 
 @dataclass(eq=False, slots=True)
@@ -134,130 +123,6 @@ class Connection:
     drained: int = 0
     walk: ChunkedWalk | None = None
     """How far the buffered request's chunked body has been walked, so each recv walks only its new bytes."""
-
-
-@dataclass(eq=False, slots=True)
-class ChunkedWalk:
-    """Where the walk of a chunked body starting at ``start`` stands: its next size line at ``position``, after
-    ``data`` bytes of chunk data."""
-
-    start: int
-    position: int
-    data: int = 0
-
-
-class _Response(wsgi.Response):
-    """gunicorn's response, writing the head with the first body bytes: one send, one TCP segment, per answer."""
-
-    _head = b""
-
-    def default_headers(self):
-        # gunicorn's lines, with the Date line from the worker's settings (formatted once a second, not per answer).
-        if self.upgrade:
-            connection = "upgrade"
-        elif self.should_close():
-            connection = "close"
-        else:
-            connection = "keep-alive"
-        major, minor = self.req.version
-        headers = [
-            f"HTTP/{major}.{minor} {self.status}\r\n",
-            f"Server: {self.version}\r\n",
-            self.cfg.date_line(),
-            f"Connection: {connection}\r\n",
-        ]
-        if self.chunked:
-            headers.append("Transfer-Encoding: chunked\r\n")
-        headers.append(NOSNIFF)
-        return headers
-
-    def send_headers(self) -> None:
-        if self.headers_sent:
-            return
-        lines = self.default_headers()
-        lines.extend(f"{name}: {value}\r\n" for name, value in self.headers)
-        self._head = ("".join(lines) + "\r\n").encode("latin-1")
-        self.headers_sent = True
-
-    def _emit_body(self, data: bytes) -> None:
-        head, self._head = self._head, b""
-        if self.chunked:
-            data = b"%X\r\n%s\r\n" % (len(data), data)
-        self._send(head + data)
-
-    def close(self) -> None:
-        if not self.headers_sent:
-            self.send_headers()
-        head, self._head = self._head, b""
-        if self.chunked:
-            self._send(head + b"0\r\n\r\n")
-        elif head:
-            self._send(head)
-
-    def _send(self, data: bytes) -> None:
-        """Send all of ``data`` on the non-blocking socket: at once when the socket buffer takes it (no poll first, as
-        a socket with a timeout would make), else waiting at most REQUEST_READ_TIMEOUT_S for a client that does not
-        read."""
-        sock = self.sock
-        try:
-            sent = sock.send(data)
-        except BlockingIOError:
-            sent = 0
-        if sent == len(data):
-            return
-        sock.settimeout(self.cfg.write_timeout)
-        try:
-            sock.sendall(memoryview(data)[sent:])
-        finally:
-            sock.setblocking(False)
-
-
-class _Request(Request):
-    """gunicorn's request, with the trust in the peer's forwarding headers decided once per peer address: gunicorn
-    parses the address and matches it against FORWARDED_ALLOW_IPS on every request."""
-
-    def _peer_trusted_for_forwarded(self):
-        if not isinstance(self.peer_addr, tuple):
-            return super()._peer_trusted_for_forwarded()
-        trust, host = self.cfg.forwarding_trust, self.peer_addr[0]
-        decision = trust.get(host)
-        if decision is None:
-            decision = super()._peer_trusted_for_forwarded()
-            if len(trust) < MAX_TRUST_ENTRIES:
-                trust[host] = decision
-        return decision
-
-
-class _RequestParser(RequestParser):
-    mesg_class = _Request
-
-
-class SettingsSnapshot:
-    """gunicorn's Config with every setting's value read once: the parser and the response read dozens of settings
-    per request, each a Config.__getattr__ and a Setting.get() call. Anything else (methods, properties) is the
-    Config's own."""
-
-    def __init__(self, cfg, write_timeout: float) -> None:
-        self.__dict__.update({name: setting.get() for name, setting in cfg.settings.items()})
-        self.is_ssl = cfg.is_ssl
-        self.write_timeout = write_timeout
-        """How long an answer's send may wait for the client to read (REQUEST_READ_TIMEOUT_S)."""
-        self.forwarding_trust: dict[str, tuple] = {}
-        """_Request's trust decision by peer address (the settings it depends on are fixed for the worker)."""
-        self._cfg = cfg
-        self._date = (0, "")
-
-    def date_line(self) -> str:
-        """The response's ``Date`` header line, as gunicorn formats it (whole seconds)."""
-        now = int(time.time())
-        second, line = self._date
-        if second != now:
-            line = f"Date: {util.http_date(now)}\r\n"
-            self._date = (now, line)
-        return line
-
-    def __getattr__(self, name: str):
-        return getattr(self._cfg, name)
 
 
 class ScoringWorker(Worker):
@@ -451,7 +316,7 @@ class ScoringWorker(Worker):
         stand_in["wsgi.input"] = io.BytesIO()
         if environ.get(REQUEST_ID):
             stand_in["HTTP_X_REQUEST_ID"] = environ[REQUEST_ID]
-        resp = _Response(req, conn.sock, self._settings)
+        resp = WorkerResponse(req, conn.sock, self._settings)
         resp.force_close()
         try:
             self._respond(stand_in, resp)
@@ -518,7 +383,7 @@ class ScoringWorker(Worker):
                 if exc.errno == errno.ECONNABORTED:
                     continue
                 raise
-            sock.setblocking(False)  # read when the loop says so; _Response._send bounds a write that has to wait
+            sock.setblocking(False)  # read when the loop says so; WorkerResponse._send bounds a write that has to wait
             if sock.family in (socket.AF_INET, socket.AF_INET6):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = Connection(sock, addr, server)
@@ -667,7 +532,7 @@ class ScoringWorker(Worker):
         return None
 
     def _chunked_request_end(self, conn: Connection, body_start: int) -> int | None:
-        end = _chunked_end(conn.buffer, conn.walk, self._max_body)
+        end = chunked_end(conn.buffer, conn.walk, self._max_body)
         if end == -1:
             conn.reject = payload_too_large(None, self._max_body)
             conn.walk = None
@@ -704,14 +569,14 @@ class ScoringWorker(Worker):
         thread_id = threading.get_ident()
         req = resp = None
         try:
-            parser = _RequestParser(self._settings, source, conn.addr)
+            parser = WorkerRequestParser(self._settings, source, conn.addr)
             req = next(parser)
             req._expected_100_continue = False  # answered by _maybe_continue, or not wanted: the body is here
             if req.version not in _SUPPORTED_VERSIONS:
                 raise BadRequest(f"HTTP version {req.version} is not supported")
             if req.version == (1, 1) and not any(name == "HOST" for name, _ in req.headers):
                 raise BadRequest("HTTP/1.1 request without Host")
-            resp, environ = wsgi.create(req, conn.sock, conn.addr, conn.server, self._settings, _Response)
+            resp, environ = wsgi.create(req, conn.sock, conn.addr, conn.server, self._settings, WorkerResponse)
             if reject is not None:
                 environ[REJECT] = reject
             self._serving[thread_id] = (conn, req, environ)
@@ -732,9 +597,9 @@ class ScoringWorker(Worker):
             self._serving.pop(thread_id, None)
         if conn.abandoned or resp.should_close():
             return False
-        return _framing_agrees(req, parser)
+        return framing_agrees(req, parser)
 
-    def _respond(self, environ: dict, resp: _Response) -> None:
+    def _respond(self, environ: dict, resp: WorkerResponse) -> None:
         respiter = self.wsgi(environ, resp.start_response)
         try:
             if environ.get(UNANSWERED):
@@ -848,54 +713,6 @@ class _Guard(ThreadGuard):
                 worker._waiting -= 1
 
 
-def _framing_agrees(req, parser: RequestParser) -> bool:
-    """Whether gunicorn's framing of the request ends where ours did: it left no bytes past the body. The part of
-    the body the app did not read (a 401 or 404 answered without it) is read and dropped first, as gunicorn's own
-    parser does before the next request; it is all buffered already."""
-    try:
-        while req.body.read(65536):
-            pass
-        return not parser.unreader.take_buffered()
-    except Exception:  # noqa: BLE001 - a body gunicorn cannot read to its end is a framing disagreement too
-        return False
-
-
 def _closing(conn: Connection) -> Connection:
     conn.closing = True
     return conn
-
-
-def _chunked_end(buffer: bytearray, walk: ChunkedWalk, limit: int | None) -> int | None:
-    """Where a chunked body ends (after its trailers), walking on from ``walk``; None: not all there yet; -1: its
-    data exceeds ``limit``, or its framing (sizes, extensions, trailers) takes more than 2 x ``limit`` +
-    FRAMING_ALLOWANCE on the wire. Malformed framing ends "here", so gunicorn's parser rejects it."""
-    max_wire = None if limit is None else 2 * limit + FRAMING_ALLOWANCE
-    position = walk.position
-    while True:
-        if max_wire is not None and position - walk.start > max_wire:
-            return -1
-        line_end = buffer.find(b"\r\n", position, position + MAX_CHUNK_LINE + 2)
-        if line_end < 0:
-            walk.position = position
-            return None if len(buffer) - position <= MAX_CHUNK_LINE else len(buffer)
-        size_text, semicolon, _ = bytes(buffer[position:line_end]).partition(b";")
-        if semicolon:
-            size_text = size_text.rstrip(b" \t")  # RFC 9112 §7.1.1: whitespace only before an extension
-        if not _CHUNK_SIZE.fullmatch(size_text):
-            return len(buffer)
-        size = int(size_text, 16)
-        if size == 0:
-            walk.position = position
-            if buffer[line_end + 2 : line_end + 4] == b"\r\n":
-                return line_end + 4
-            trailer_end = buffer.find(b"\r\n\r\n", line_end, line_end + MAX_TRAILERS + 4)
-            if trailer_end >= 0:
-                return trailer_end + 4
-            return None if len(buffer) - line_end <= MAX_TRAILERS else len(buffer)
-        walk.data += size
-        if limit is not None and walk.data > limit:
-            return -1
-        position = line_end + 2 + size + 2
-        if position > len(buffer):
-            walk.position = position
-            return None

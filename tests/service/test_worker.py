@@ -13,7 +13,7 @@ from gunicorn.http import RequestParser
 from gunicorn.http.wsgi import Response as GunicornResponse
 from service_helpers import SCRIPTS, ServiceProcess
 
-from service.worker import NOSNIFF, ChunkedWalk, SettingsSnapshot, _chunked_end, _Response
+from service.http11 import NOSNIFF, ChunkedWalk, SettingsSnapshot, WorkerResponse, chunked_end
 
 ROW_BODY = b'{"data": [[5.1, 3.5, 1.4, 0.2]]}'
 JSON_TYPE = {"Content-Type": "application/json"}
@@ -92,7 +92,7 @@ def _exchange(port: int, raw: bytes, timeout: float = 30) -> list[tuple[str, dic
     ],
 )
 def test_chunked_framing_is_walked_without_reading_the_data(body, limit, expected):
-    assert _chunked_end(bytearray(body), ChunkedWalk(0, 0), limit) == (len(body) if expected is ALL else expected)
+    assert chunked_end(bytearray(body), ChunkedWalk(0, 0), limit) == (len(body) if expected is ALL else expected)
 
 
 def test_the_chunked_walk_goes_on_from_where_it_stopped():
@@ -102,12 +102,12 @@ def test_the_chunked_walk_goes_on_from_where_it_stopped():
     ends = []
     for byte in body:
         buffer.append(byte)
-        ends.append(_chunked_end(buffer, walk, None))
+        ends.append(chunked_end(buffer, walk, None))
     assert ends == [None] * (len(body) - 1) + [len(body)]
     assert walk.data == 11
     # The walk resumes at its recorded position: bytes before it are not looked at again.
     buffer[:10] = b"#" * 10
-    assert _chunked_end(buffer, walk, None) == len(body)
+    assert chunked_end(buffer, walk, None) == len(body)
 
 
 def test_gunicorn_parses_a_request_from_an_iterable_and_keeps_what_follows():
@@ -127,13 +127,13 @@ def test_forwarding_headers_are_trusted_as_gunicorn_decides_and_the_decision_is_
     address; a trusted peer's X-Forwarded-Proto sets the scheme, anyone else's is ignored, on every request."""
     from gunicorn.config import Config
 
-    from service.worker import _RequestParser
+    from service.http11 import WorkerRequestParser
 
     settings = SettingsSnapshot(Config(), 5.0)
     raw = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Forwarded-Proto: https\r\n\r\n"
     expected = "https" if peer[0] == "127.0.0.1" else "http"
     for _ in range(2):
-        request = next(_RequestParser(settings, (raw,), peer))
+        request = next(WorkerRequestParser(settings, (raw,), peer))
         assert request.scheme == expected
         assert next(RequestParser(Config(), (raw,), peer)).scheme == expected  # gunicorn's own answer
     assert list(settings.forwarding_trust) == [peer[0]]
@@ -153,7 +153,7 @@ def test_the_response_subclass_sends_head_and_body_in_one_write():
 
     parser = RequestParser(Config(), (_request(),), ("127.0.0.1", 1))
     sock = Recorder()
-    response = _Response(next(parser), sock, SettingsSnapshot(Config(), 5.0))
+    response = WorkerResponse(next(parser), sock, SettingsSnapshot(Config(), 5.0))
     assert isinstance(response, GunicornResponse)
     response.start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "3")])
     response.write(b"[0]")
@@ -167,7 +167,7 @@ def _answer(sock, body: bytes, write_timeout: float):
     from gunicorn.config import Config
 
     request = next(RequestParser(Config(), (_request(),), ("127.0.0.1", 1)))
-    response = _Response(request, sock, SettingsSnapshot(Config(), write_timeout))
+    response = WorkerResponse(request, sock, SettingsSnapshot(Config(), write_timeout))
     headers = [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(body)))]
     response.start_response("200 OK", headers)
     response.write(body)
@@ -410,12 +410,13 @@ def test_gunicorn_level_rejections_are_json_without_the_input():
     ],
 )
 def test_the_response_head_is_gunicorns_plus_nosniff(raw, chunked, close):
-    """_Response.default_headers (Date formatted once a second) writes the lines gunicorn's own would, then nosniff."""
+    """WorkerResponse.default_headers (Date formatted once a second) writes the lines gunicorn's own would, then
+    nosniff."""
     from gunicorn.config import Config
 
     settings = SettingsSnapshot(Config(), 5.0)
     headers = [("Content-Type", "text/plain")] if chunked else [("Content-Length", "0")]
-    ours = _Response(next(RequestParser(Config(), (raw,), ("127.0.0.1", 1))), None, settings)
+    ours = WorkerResponse(next(RequestParser(Config(), (raw,), ("127.0.0.1", 1))), None, settings)
     theirs = GunicornResponse(next(RequestParser(Config(), (raw,), ("127.0.0.1", 1))), None, Config())
     for response in (ours, theirs):
         response.start_response("200 OK", headers)
