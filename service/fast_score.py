@@ -36,7 +36,6 @@ from service.pipeline import (
     UNANSWERED,
     Ran,
     id_headers,
-    own_request_id,
     record_answer,
     request_ids,
 )
@@ -125,8 +124,7 @@ class FastScore:
             return self.app(environ, start_response)
         scoring = self.scoring
         try:
-            request_id = own_request_id(environ)
-            ids = request_ids(environ, request_id)
+            ids = request_ids(environ)
             decoded = route.decode(path, body, environ)
             if decoded is None:
                 return self._hand_over(environ, start_response, body, started)
@@ -152,7 +150,7 @@ class FastScore:
         payload, headers = answer
         headers.extend(id_headers(scoring.settings, ids))
         if UNANSWERED not in environ:
-            record_answer(scoring, decoded.rule, "POST", 200, time.perf_counter() - started, path, request_id)
+            record_answer(scoring, decoded.rule, "POST", 200, time.perf_counter() - started, path, ids.request_id)
         start_response("200 OK", headers)
         return [payload]
 

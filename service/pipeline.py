@@ -45,10 +45,12 @@ __all__ = [
     "current_scoring",
     "id_headers",
     "log_request_id",
+    "echoed_ids",
     "own_request_id",
     "record_answer",
     "register",
     "request_ids",
+    "trace_id",
 ]
 
 
@@ -97,14 +99,15 @@ def _before_request() -> None:
 
 
 def _read_request_ids(environ: dict, state) -> None:
-    state.request_id = environ[REQUEST_ID] = own_request_id(environ)  # a 431 for the other ids still carries it
+    # Each id is kept as soon as it is checked: a 431 for a later one still carries the earlier ones.
+    state.request_id = environ[REQUEST_ID] = own_request_id(environ)
     if environ.get("HTTP_X_MS_REQUEST_ID"):
         logger.warning(
             "x-ms-request-id header has been deprecated and will be removed from future versions of the server. "
             "Please use x-ms-client-request-id."
         )
-    ids = request_ids(environ, state.request_id)
-    state.legacy_request_id, state.client_request_id, state.trace_id = ids.legacy, ids.client, ids.trace_id
+    state.legacy_request_id, state.client_request_id = echoed_ids(environ, state.request_id)
+    state.trace_id = trace_id(environ)
 
 
 class Ran(NamedTuple):
@@ -144,13 +147,13 @@ def own_request_id(environ: dict) -> str:
     return request_id
 
 
-def request_ids(environ: dict, request_id: str) -> RequestIds:
-    """The reference's id rules around ``request_id``: the x-ms-request-id / x-ms-client-request-id echoes, TraceId.
+def echoed_ids(environ: dict, request_id: str) -> tuple[str, str]:
+    """(x-ms-request-id, x-ms-client-request-id) as the reference echoes them around ``request_id``.
 
     Raises
     ------
     HeaderTooLong
-        An id header is longer than ID_HEADER_LIMIT (431).
+        Either is longer than ID_HEADER_LIMIT (431).
     """
     legacy = environ.get("HTTP_X_MS_REQUEST_ID", "")
     client = environ.get("HTTP_X_MS_CLIENT_REQUEST_ID", "")
@@ -160,10 +163,33 @@ def request_ids(environ: dict, request_id: str) -> RequestIds:
         legacy = client or request_id
     if len(legacy) > ID_HEADER_LIMIT or len(client) > ID_HEADER_LIMIT:
         raise HeaderTooLong(f"x-ms-request-id and x-ms-client-request-id must not exceed {ID_HEADER_LIMIT} characters")
-    trace_id = environ.get("HTTP_TRACEID")
-    if trace_id is not None and len(trace_id) > ID_HEADER_LIMIT:
+    return legacy, client
+
+
+def trace_id(environ: dict) -> str | None:
+    """The TraceId header, echoed as sent.
+
+    Raises
+    ------
+    HeaderTooLong
+        It is longer than ID_HEADER_LIMIT (431).
+    """
+    value = environ.get("HTTP_TRACEID")
+    if value is not None and len(value) > ID_HEADER_LIMIT:
         raise HeaderTooLong(f"TraceId must not exceed {ID_HEADER_LIMIT} characters")
-    return RequestIds(request_id, legacy, client, trace_id)
+    return value
+
+
+def request_ids(environ: dict) -> RequestIds:
+    """All of a request's ids (x-request-id or a new uuid4, the echoes, TraceId).
+
+    Raises
+    ------
+    HeaderTooLong
+        An id header is longer than ID_HEADER_LIMIT (431).
+    """
+    request_id = own_request_id(environ)
+    return RequestIds(request_id, *echoed_ids(environ, request_id), trace_id(environ))
 
 
 def id_headers(settings, ids: RequestIds) -> list[tuple[str, str]]:

@@ -275,6 +275,8 @@ def test_trace_id_is_capped_like_the_other_request_ids(server):
     assert too_long.status_code == 431
     assert too_long.json()["message"] == "TraceId must not exceed 100 characters"
     assert "TraceId" not in too_long.headers
+    # the ids checked before it are kept: the 431 still names the request
+    assert too_long.headers["x-ms-request-id"] == too_long.headers["x-request-id"] == too_long.json()["request_id"]
 
 
 @pytest.mark.slow
