@@ -28,7 +28,7 @@ from flask import Response
 
 from service import auth
 from service.entry_script import EntryScript, InputStyle
-from service.inputs import body_arguments
+from service.inputs import body_arguments, collector_paused
 from service.pipeline import (
     RAN,
     REJECT,
@@ -125,7 +125,8 @@ class FastScore:
         scoring = self.scoring
         try:
             ids = request_ids(environ)
-            decoded = route.decode(path, body, environ)
+            with collector_paused():  # what a route parses is freed or converted before the collector resumes
+                decoded = route.decode(path, body, environ)
             if decoded is None:
                 return self._hand_over(environ, start_response, body, started)
         except Exception:  # noqa: BLE001 - a request the route cannot decode is the Flask app's to answer and log

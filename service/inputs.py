@@ -75,7 +75,7 @@ def body_arguments(body: bytes, script: EntryScript, *, is_json: bool) -> dict[s
         raise UnsupportedMediaType("Expects Content-Type to be application/json")
     if not body:
         raise BadInput("POST body is empty. Expecting a JSON dictionary.")
-    with _collector_paused():
+    with collector_paused():
         document = parse_json_body(body)
         if not isinstance(document, dict):
             raise BadInput(f"POST body should be a JSON dictionary, got a JSON {_json_type(document)}.")
@@ -112,7 +112,7 @@ def parse_json_body(body: bytes) -> object:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a body is parsed and converted.
 
     Parsed JSON holds no reference cycles, yet its one list per row triggers collection after collection while it is
