@@ -39,7 +39,7 @@ from service.pipeline import (
     record_answer,
     request_ids,
 )
-from service.responses import dumps
+from service.responses import run_answer
 from service.runner import State
 
 JSON = "application/json"
@@ -58,14 +58,14 @@ class Decoded:
 
 class FastRoute(Protocol):
     """A scoring route the fast path serves: ``accepts`` a POST to a path of its own; ``decode`` returns None, or
-    raises, for a request it leaves to Flask; ``encode`` returns None, or raises, for an outcome the view must
-    render; its headers come without the ids."""
+    raises, for a request it leaves to Flask; ``encode`` answers run()'s value (never a Response: those go to the
+    view) with a 200's body and headers, the ids left out, or raises for a value the view must render."""
 
     def accepts(self, path: str) -> bool: ...
 
     def decode(self, path: str, body: bytes, environ: dict) -> Decoded | None: ...
 
-    def encode(self, decoded: Decoded, ran: Ran) -> tuple[bytes, list[tuple[str, str]]] | None: ...
+    def encode(self, decoded: Decoded, ran: Ran) -> tuple[bytes, list[tuple[str, str]]]: ...
 
 
 def content_type(environ: dict) -> str:
@@ -87,16 +87,9 @@ class ScoreRoute:
             return None
         return Decoded("/score", body_arguments(body, self.script, is_json=True))
 
-    def encode(self, decoded: Decoded, ran: Ran) -> tuple[bytes, list[tuple[str, str]]] | None:
-        if isinstance(ran.output, Response):
-            return None
-        payload = b"{}" if ran.output is None else dumps(ran.output)
-        return payload, [
-            ("x-ms-run-function-failed", "False"),
-            ("x-ms-run-fn-exec-ms", f"{ran.elapsed_ms:.3f}"),
-            ("Content-Type", JSON),
-            ("Content-Length", str(len(payload))),
-        ]
+    def encode(self, decoded: Decoded, ran: Ran) -> tuple[bytes, list[tuple[str, str]]]:
+        payload, headers = run_answer(ran.output, f"{ran.elapsed_ms:.3f}")
+        return payload, [*headers, ("Content-Type", JSON), ("Content-Length", str(len(payload)))]
 
 
 class FastScore:
@@ -140,7 +133,7 @@ class FastScore:
         finally:
             metrics.in_flight.dec()
         answer = None
-        if ran.error is None:
+        if ran.error is None and not isinstance(ran.output, Response):  # a Response is the view's to finish
             try:
                 answer = route.encode(decoded, ran)
             except Exception:  # noqa: BLE001 - e.g. a value with no JSON form: the view logs and answers it

@@ -63,3 +63,16 @@ def dumps(obj: object) -> bytes:
         if isinstance(exc.__cause__, TypeError) and "not JSON serializable" in str(exc.__cause__):
             raise TypeError(str(exc.__cause__)) from exc
         return json.dumps(_sanitise(obj), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def run_answer(output: object, elapsed_ms: str) -> tuple[bytes, list[tuple[str, str]]]:
+    """/score's 200 for a run() value that is not a response: the JSON body (``{}`` for None) and the Azure run
+    headers, the function's time ``elapsed_ms`` as formatted for x-ms-run-fn-exec-ms.
+
+    Raises
+    ------
+    TypeError
+        As :func:`dumps`.
+    """
+    body = b"{}" if output is None else dumps(output)
+    return body, [("x-ms-run-function-failed", "False"), ("x-ms-run-fn-exec-ms", elapsed_ms)]

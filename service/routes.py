@@ -15,7 +15,7 @@ from service.errors import InternalError, MethodNotAllowed, NotFound, RunFailed,
 from service.metrics import CONTENT_TYPE
 from service.model_dir import describe
 from service.pipeline import current_scoring, log_request_id
-from service.responses import dumps
+from service.responses import dumps, run_answer
 from service.runner import Runner
 
 logger = logging.getLogger("azmlinfsrv")
@@ -96,11 +96,10 @@ def _render_output(output: object, elapsed_ms: str) -> Response:
         output.headers["x-ms-run-fn-exec-ms"] = elapsed_ms
         return output
     try:
-        body = b"{}" if output is None else dumps(output)
+        body, headers = run_answer(output, elapsed_ms)
     except TypeError:
         logger.exception("run() returned a value with no JSON form (request_id=%s)", log_request_id())
         raise InternalError() from None
-    headers = [("x-ms-run-function-failed", "False"), ("x-ms-run-fn-exec-ms", elapsed_ms)]
     return Response(body, 200, headers, content_type="application/json")
 
 

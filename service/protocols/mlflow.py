@@ -82,9 +82,7 @@ class FastInvocations:
             return None
         return Decoded("/invocations", {"data": rows, "method": method}, method)
 
-    def encode(self, decoded: Decoded, ran: Ran) -> tuple[bytes, list[tuple[str, str]]] | None:
-        if isinstance(ran.output, Response):
-            return None
+    def encode(self, decoded: Decoded, ran: Ran) -> tuple[bytes, list[tuple[str, str]]]:
         payload = _answer(decoded.context, ran.output)
         return payload, [("Content-Type", JSON), ("Content-Length", str(len(payload)))]
 

@@ -223,9 +223,7 @@ class FastInfer:
             return None
         return Decoded(self._RULES[len(parts)], {"data": inference.rows, "method": inference.method}, inference)
 
-    def encode(self, decoded: Decoded, ran: Ran) -> tuple[bytes, list[tuple[str, str]]] | None:
-        if isinstance(ran.output, Response):
-            return None
+    def encode(self, decoded: Decoded, ran: Ran) -> tuple[bytes, list[tuple[str, str]]]:
         payload, content_type, headers = self.api.encode(decoded.context, ran.output)
         return payload, [("Content-Type", content_type), ("Content-Length", str(len(payload))), *headers]
 
