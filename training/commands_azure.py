@@ -58,6 +58,8 @@ def register(subparsers) -> None:
     sweep.add_argument("--policy", choices=("none", "bandit"), default="none",
                        help="Azure early termination (default: none, as the sample; bandit: slack 0.1, interval 1)")
     sweep.add_argument("--probability", action="store_true", help="train.py --probability for every trial")
+    sweep.add_argument("--data", metavar="CSV", help="local: train every trial on this CSV (train.py --data)")
+    sweep.add_argument("--label", metavar="COLUMN", help="local: the label column of --data (train.py --label)")
     sweep.add_argument("--wait", action="store_true", help="Azure: stream the sweep until it finishes")
     options.add_register(sweep, default="sklearn-iris")
     sweep.set_defaults(func=_sweep)
@@ -107,7 +109,10 @@ def _submit(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     extra = ("--probability",) if args.probability else ()
     if args.target == "local":
-        return _sweep_local(args, extra)
+        data = (("--data", args.data) if args.data else ()) + (("--label", args.label) if args.label else ())
+        return _sweep_local(args, extra + data)
+    refuse_ignored({"--data": args.data, "--label": args.label}, "on an Azure sweep",
+                   "the Azure sweep trains on iris; sweep a CSV locally (drop --azure)")
     _refuse_other_backend_job_options(args)
     sweep = SweepSpec(job=options.job_spec(args, extra), sampling=args.sampling, max_total_runs=args.max_runs,
                       max_concurrent_runs=args.parallel or 4, policy=None if args.policy == "none" else args.policy)
@@ -135,6 +140,11 @@ def _sweep_local(args: argparse.Namespace, extra: tuple[str, ...]) -> int:
                     "--create-compute": args.create_compute, "--environment": args.environment, "--wait": args.wait,
                     "--no-docker": args.no_docker, "--base-image": args.base_image, **options.azure_only(args)},
                    "on a local sweep", "add --azure (--backend v2 for --emit-yaml)")
+    train_args = load_job_module("train_args")
+    try:  # refused once here, not by each of the trials
+        train_args.parse_args(list(extra))
+    except train_args.UsageError as exc:
+        raise InvalidArgument(str(exc)) from None
     if args.dry_run:
         configs = IRIS_SPACE.sample(args.sampling, args.max_runs, args.seed)
         print(f"=== local sweep (dry run): {len(configs)} of {IRIS_SPACE.size} configurations, {args.sampling} "

@@ -4,6 +4,7 @@ import importlib
 import io
 import sys
 import traceback
+from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -27,11 +28,14 @@ def load_job_module(name: str):
     return module
 
 
-def run_training_locally(train_args: list[str], *, workspace: Path, experiment: str = "train_iris") -> RunRecord:
+def run_training_locally(train_args: list[str], *, workspace: Path, experiment: str = "train_iris",
+                         on_started: Callable[[str], None] | None = None) -> RunRecord:
     """Run train.py's logic with ``train_args`` as a recorded run of ``experiment`` in ``workspace``.
 
     Metrics go to the run history, stdout/stderr are captured (and still shown) into ``<run dir>/log.txt``, and the
     model directory goes to ``<workspace>/runs/<run id>/outputs`` unless ``--output-dir`` is given.
+    ``on_started(run_id)`` is called once the run is recorded, where any exception it raises is recorded as the
+    run's failure (a sweep trial unblocks SIGINT there: a stop request is then always the run's own outcome).
     Returns the finished record (status ``completed``).
 
     Raises
@@ -42,13 +46,16 @@ def run_training_locally(train_args: list[str], *, workspace: Path, experiment: 
         Whatever training raised (``DataError`` for bad data): the run is recorded as ``failed`` with the error,
         the exception gets a note naming the run id, and it is re-raised.
     """
-    arguments, job = load_job_module("train_args"), load_job_module("train")
+    arguments = load_job_module("train_args")
     parsed = arguments.parse_args(list(train_args))
     history = RunHistory(workspace)
     run_id = history.start(experiment, arguments.params_of(parsed)).run_id
     output_dir = Path(parsed.output_dir) if parsed.output_dir else history.run_dir(run_id) / "outputs"
     log = io.StringIO()
     try:
+        if on_started is not None:
+            on_started(run_id)
+        job = load_job_module("train")  # scikit-learn: a second or more, inside the recorded run
         with redirect_stdout(_Tee(sys.stdout, log)), redirect_stderr(_Tee(sys.stderr, log)):
             job.train(parsed, logger=history.recorder(run_id), output_dir=output_dir)
     except BaseException as exc:

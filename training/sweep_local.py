@@ -6,24 +6,27 @@ outputs: ``results.csv`` and ``<metric>.png``), so ``python -m training runs sho
 
 import csv
 import io
-import multiprocessing
+import json
 import os
-import re
+import signal
+import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import redirect_stdout
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from training import interrupts
 from training.errors import TrainingError
 from training.registry import ModelRecord, Registry
 from training.run_history import RunHistory, RunRecord
 from training.search_space import SearchSpace, to_arguments
 
 _METRIC_COLUMNS = ("Accuracy", "Precision", "Recall", "F1")
-# The note run_training_locally adds to the exception of a failed run.
-_RECORDED_AS = re.compile(r"Recorded as failed run (\S+)\.")
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+STOP_GRACE_S = 10.0
+"""How long an interrupted sweep waits for its running trials to record their failure before it kills them."""
 
 
 class SweepFailed(TrainingError):
@@ -62,14 +65,19 @@ def run_local_sweep(space: SearchSpace, *, workspace: Path, sampling: str = "ran
     """Run up to ``max_runs`` trials of ``space`` in ``parallel`` processes, record and rank them, register the best.
 
     Each trial is ``training.local_run.run_training_locally(<config args> + extra_args)``, a recorded run of
-    ``experiment``. The best trial maximises (or minimises) ``space.primary_metric``; ties go to the earlier trial.
-    Progress goes to ``progress`` (None: silent).
+    ``experiment``, in a process of its own (training/sweep_trial.py). The best trial maximises (or minimises)
+    ``space.primary_metric``; ties go to the earlier trial. Progress goes to ``progress`` (None: silent).
 
     Raises
     ------
     SweepFailed
         Invalid settings (``parallel`` < 1, unknown sampling, ``max_runs`` < 1) or every trial failed; in the latter
         case the sweep run is recorded as failed.
+    KeyboardInterrupt, interrupts.Terminated
+        SIGINT or SIGTERM (training.interrupts): the running trials get the same signal and record themselves as
+        failed (those still running after ``STOP_GRACE_S`` are killed), queued ones never start, the sweep run is
+        recorded as failed, nothing is registered; a note on the exception says so. Any other exception is handled
+        the same way.
     """
     if parallel < 1:
         raise SweepFailed(f"--parallel is {parallel}, while a sweep needs at least 1 process.")
@@ -86,21 +94,38 @@ def run_local_sweep(space: SearchSpace, *, workspace: Path, sampling: str = "ran
     outputs.mkdir(parents=True, exist_ok=True)
     bar = _Progress(len(configs), space, progress)
     trials: list[Trial] = []
-    # spawn, not fork: workers start clean whatever threads or state the caller has.
-    pool = ProcessPoolExecutor(max_workers=min(parallel, len(configs)), mp_context=multiprocessing.get_context("spawn"))
+    processes = _TrialProcesses(workspace, experiment, history.run_dir(sweep_id) / "trials")
+    # Threads only wait: each trial is a process of its own (training/sweep_trial.py), started with SIGINT and SIGTERM
+    # blocked (the threads block them, the processes inherit that) until its run is recorded.
+    pool = ThreadPoolExecutor(max_workers=min(parallel, len(configs)), thread_name_prefix="trial",
+                              initializer=interrupts.block)
     try:
-        futures = {pool.submit(_run_trial, to_arguments(config) + list(extra_args), str(workspace), experiment):
-                   (number, config) for number, config in enumerate(configs, start=1)}
+        futures = {pool.submit(processes.run, number, to_arguments(config) + list(extra_args)): (number, config)
+                   for number, config in enumerate(configs, start=1)}
         for future in as_completed(futures):
             number, config = futures[future]
             trial = Trial(number, config, **future.result())
             trials.append(trial)
             bar.update(trial)
-    except BaseException as exc:  # Ctrl-C or a dead worker: stop queued trials; the sweep must not stay "running"
-        pool.shutdown(wait=True, cancel_futures=True)
-        history.finish(sweep_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        pool.shutdown(wait=True)
+        return _conclude(sweep_id, history, trials, space, sampling, seed, outputs, workspace, register_name)
+    except SweepFailed:  # recorded by _conclude
         raise
-    pool.shutdown(wait=True)
+    except BaseException as exc:  # Ctrl-C, SIGTERM or a bug: stop every trial; the sweep must not stay "running"
+        with interrupts.deferred(lambda signum: processes.kill()):  # a second Ctrl-C kills instead of waiting
+            stopped = processes.stop(interrupts.signal_of(exc), STOP_GRACE_S)
+            pool.shutdown(wait=True, cancel_futures=True)
+            history.finish(sweep_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        cancelled = len(configs) - processes.started
+        exc.add_note(f"sweep run {sweep_id} recorded as failed; {_count(len(stopped), 'running trial')} stopped"
+                     f"{' (pids ' + ', '.join(map(str, stopped)) + ')' if stopped else ''}, "
+                     f"{_count(cancelled, 'queued trial')} cancelled.")
+        raise
+
+
+def _conclude(sweep_id: str, history: RunHistory, trials: list[Trial], space: SearchSpace, sampling: str, seed: int,
+              outputs: Path, workspace: Path, register_name: str | None) -> SweepResult:
+    """Rank the finished trials, write results.csv and the plot, register the best, record the sweep completed."""
     trials.sort(key=lambda t: t.number)
     best = _best(trials, space)
     results_csv = outputs / "results.csv"
@@ -124,21 +149,78 @@ def run_local_sweep(space: SearchSpace, *, workspace: Path, sampling: str = "ran
     return SweepResult(run, trials, best, results_csv, plot_png, registered)
 
 
-def _run_trial(train_args: list[str], workspace: str, experiment: str) -> dict:
-    """Worker process: one recorded local run; failures are returned, not raised, so the sweep goes on."""
-    from training.local_run import run_training_locally
+class _TrialProcesses:
+    """The sweep's trial processes: started by the pool's threads, stopped together when the sweep is interrupted.
 
-    # The trial's own log is kept in its run directory; the terminal shows the sweep's progress instead.
-    with open(os.devnull, "w") as sink, redirect_stdout(sink):
+    Each trial runs in a process group of its own, so a Ctrl-C on the terminal reaches the sweep alone, and the sweep
+    forwards exactly one signal to each trial (two would cut short the trial recording its own failure).
+    """
+
+    def __init__(self, workspace: Path, experiment: str, results: Path):
+        self.workspace, self.experiment, self.results = Path(workspace), experiment, results
+        # Reentrant: kill() may run in a signal handler while the main thread holds the lock in stop().
+        self._changed = threading.Condition(threading.RLock())
+        self._running: dict[int, subprocess.Popen] = {}
+        self._stopping = False
+        self.started = 0
+
+    def run(self, number: int, train_args: list[str]) -> dict:
+        """Run trial ``number`` in a new process and return its outcome (the keyword fields of a :class:`Trial`)."""
+        self.results.mkdir(parents=True, exist_ok=True)
+        result = self.results / f"{number}.json"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_REPO_ROOT),
+                                                                         os.environ.get("PYTHONPATH")]))}
+        with self._changed:
+            if self._stopping:
+                return _failed("cancelled: the sweep was stopped before this trial started")
+            process = subprocess.Popen(
+                [sys.executable, "-m", "training.sweep_trial", str(result), str(self.workspace), self.experiment,
+                 *train_args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                env=env, process_group=0)
+            self._running[number] = process
+            self.started += 1
         try:
-            record = run_training_locally(train_args, workspace=Path(workspace), experiment=experiment)
-        except Exception as exc:  # recorded as a failed run by run_training_locally (unless the arguments were bad)
-            recorded = _RECORDED_AS.search(" ".join(getattr(exc, "__notes__", ())))
-            run_id = recorded.group(1) if recorded else None
-            return {"run_id": run_id, "status": "failed", "metrics": {}, "outputs_dir": None,
-                    "error": f"{type(exc).__name__}: {exc}"}
-    return {"run_id": record.run_id, "status": record.status, "metrics": record.metrics,
-            "outputs_dir": record.outputs_dir, "error": None}
+            _, stderr = process.communicate()
+        finally:
+            with self._changed:
+                del self._running[number]
+                self._changed.notify_all()
+        if not result.exists():  # the process died before it could write its outcome (killed, or a crash)
+            last = stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
+            return _failed(f"trial process {process.pid} ended without an outcome: {last[0]}")
+        outcome = json.loads(result.read_text())
+        outcome["outputs_dir"] = Path(outcome["outputs_dir"]) if outcome["outputs_dir"] else None
+        return outcome
+
+    def stop(self, signum: int, grace: float) -> list[int]:
+        """Start no more trials; send ``signum`` to the running ones, kill those still running after ``grace`` s.
+
+        Returns the pids signalled; every one of them has exited (and been reaped) when this returns.
+        """
+        with self._changed:
+            self._stopping = True
+            running = list(self._running.values())
+            for process in running:
+                process.send_signal(signum)
+            if not self._changed.wait_for(lambda: not self._running, timeout=grace):
+                self.kill()
+            self._changed.wait_for(lambda: not self._running)
+        return [process.pid for process in running]
+
+    def kill(self) -> None:
+        """SIGKILL every running trial (their runs are then found ``killed`` by the run history)."""
+        with self._changed:
+            self._stopping = True
+            for process in self._running.values():
+                process.send_signal(signal.SIGKILL)
+
+
+def _failed(error: str) -> dict:
+    return {"run_id": None, "status": "failed", "metrics": {}, "outputs_dir": None, "error": error}
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def _best(trials: list[Trial], space: SearchSpace) -> Trial | None:

@@ -148,20 +148,28 @@ def test_early_termination_is_azure_only(tmp_path):
 
 @pytest.mark.slow
 def test_interrupted_sweep_is_recorded_as_failed(tmp_path):
+    """Ctrl-C after the first finished trial (tests/training/test_interrupts.py stops trials mid-run, both signals)."""
     env = {**os.environ, "SKLEARN_WORKSPACE": str(tmp_path), "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen([sys.executable, "-m", "training", "sweep", "--max-runs", "12", "--parallel", "1"],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
     try:
-        first = process.stderr.readline()  # the first finished trial: the sweep is now mid-way
-        assert "1/12 trials" in first, first
+        for line in process.stderr:  # until the first finished trial: the sweep is now mid-way
+            if "1/12 trials" in line:
+                break
+        else:
+            raise AssertionError(f"the sweep ended before its first trial was reported: {process.wait()}")
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=300)
+        rest = process.communicate(timeout=300)[1]
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode != 0
+    assert process.returncode == 130, rest
+    assert rest.splitlines()[-1].startswith("interrupted by SIGINT: sweep run ")
     (sweep,) = RunHistory(tmp_path).list("train_iris_sweep")
     assert sweep.status == "failed" and sweep.error.startswith("KeyboardInterrupt")
-    assert len(RunHistory(tmp_path).list("train_iris")) < 12, "queued trials are cancelled, not run"
+    trials = RunHistory(tmp_path).list("train_iris")
+    assert len(trials) < 12, "queued trials are cancelled, not run"
+    assert {run.status for run in trials} <= {"completed", "failed"}
     assert Registry(tmp_path).list() == []

@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from training import interrupts
 from training.azure.backend import Connection, Outcome
 from training.azure.deploy import (
     build_deployment_configuration,
@@ -199,7 +200,9 @@ def _submit(workspace, experiment: str, config, connection: Connection):
 
 
 def _wait(run, what: str) -> str:
-    azure_call(f"follow {run.id}", lambda: run.wait_for_completion(show_output=True, raise_on_error=False), None)
+    cancel = f"in the studio ({run.get_portal_url()}), or Run.get(Workspace.from_config(), {run.id!r}).cancel()"
+    with interrupts.waiting_on_remote(f"{what.lower()} {run.id} on Azure ML", cancel):
+        azure_call(f"follow {run.id}", lambda: run.wait_for_completion(show_output=True, raise_on_error=False), None)
     status = run.get_status()
     if status != "Completed":
         raise RunFailed(f"{what} {run.id} ended as {status}: {run.get_portal_url()}")

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from training import interrupts
 from training.azure.backend import Connection, Outcome
 from training.azure.deploy import sample_request
 from training.azure.errors import AzureError, RunFailed, WorkspaceUnreachable
@@ -269,10 +270,15 @@ def _wait(ml, name: str, what: str, connection: Connection) -> str:
         try:
             ml.jobs.stream(name)
         except job_exception as exc:
+            if interrupts.interrupt_behind(exc):  # Ctrl-C, which the SDK reports as a JobException
+                raise
             return exc
         return None
 
-    stopped = v2_call(f"follow {name}", stream, None)
+    cancel = f"az ml job cancel --name {name} --resource-group {ml.resource_group_name} " \
+             f"--workspace-name {ml.workspace_name}"
+    with interrupts.waiting_on_remote(f"{what.lower()} {name} on Azure ML", cancel):
+        stopped = v2_call(f"follow {name}", stream, None)
     status = _text(v2_call(f"read the status of {name}", lambda: ml.jobs.get(name).status, connection.timeout))
     if status != "Completed":
         reason = f": {_job_error(stopped)}" if stopped else "."
