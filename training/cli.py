@@ -30,9 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), run the command and return its exit code."""
-    args = build_parser().parse_args(argv)
     try:
-        with interrupts.raised_as_exceptions():
+        with interrupts.raised_as_exceptions():  # from the start: importing the commands takes a second
+            args = build_parser().parse_args(argv)
             return args.func(args)
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)

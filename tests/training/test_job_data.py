@@ -113,3 +113,23 @@ def test_feature_column_missing_everything_but_label(job, tmp_path):
     path.write_text("species\na\nb\n")
     with pytest.raises(job.train_data.DataError, match="only.csv has no feature column"):
         job.train_data.load_dataset(str(path), "species")
+
+
+def test_data_from_a_pipe_is_read_once_and_trains(tmp_path, cli, workspace):
+    """``--data <(zcat data.csv.gz)``: a pipe, not a regular file, is accepted (and a directory is not)."""
+    import os
+    import threading
+
+    csv = write_iris_csv(tmp_path / "iris.csv").read_bytes()
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(csv,), daemon=True)
+    writer.start()
+    code, out, err = cli("train", "--data", fifo, "--label", "species")
+    writer.join(timeout=60)
+    assert code == 0, err
+    (run,) = RunHistory(workspace).list()
+    assert run.status == "completed" and round(run.metrics["Accuracy"], 4) == 0.9737
+
+    code, _, err = cli("train", "--data", tmp_path, "--label", "species")
+    assert code == 2 and f"Data file '{tmp_path}' not found" in err

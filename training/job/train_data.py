@@ -90,7 +90,7 @@ def fingerprint(dataset: Dataset) -> str:
 def _load_csv(path: Path, label: str | None) -> Dataset:
     if label is None:
         raise DataError(f"--data {path} needs --label with the name of the label column.")
-    if not path.is_file():
+    if not path.exists() or path.is_dir():  # a pipe is fine (--data <(zcat data.csv.gz)): it is read once
         raise DataError(f"Data file '{path}' not found. Pass --data with the path of a CSV file with a header row.")
     try:
         frame = pd.read_csv(path)
