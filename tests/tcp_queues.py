@@ -26,7 +26,9 @@ def _queues() -> dict[tuple[int, int], tuple[int, int]]:
         fields = line.split()
         local_port, remote_port = (int(address.rsplit(":", 1)[1], 16) for address in fields[1:3])
         send_queue, receive_queue = (int(size, 16) for size in fields[4].split(":"))
-        found[(local_port, remote_port)] = (send_queue, receive_queue)
+        # A closed connection of the same ports may linger (TIME_WAIT, empty queues): the fuller entry is the live one.
+        before = found.get((local_port, remote_port), (0, 0))
+        found[(local_port, remote_port)] = (max(before[0], send_queue), max(before[1], receive_queue))
     return found
 
 
