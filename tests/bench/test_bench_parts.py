@@ -87,10 +87,8 @@ def test_stop_ends_the_whole_session(tmp_path):
     )
     server = RunningServer(spec, tmp_path)
     server.start()
-    for _ in range(500):  # the second worker may still be booting when the first answers
-        pids = procstat.session_pids(server.proc.pid)
-        if len(pids) == 3:
-            break
+    deadline = time.monotonic() + 60  # the second worker may still be booting when the first answers
+    while len(pids := procstat.session_pids(server.proc.pid)) != 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert len(pids) == 3
     server.stop()

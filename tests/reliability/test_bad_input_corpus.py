@@ -5,13 +5,13 @@ the server still scores correctly afterwards."""
 from __future__ import annotations
 
 import socket
-import time
 from collections import Counter
 
 import pytest
 from corpus import CASES, READ_TIMEOUT_S
 from raw_http import exchange, read_response, request_bytes
 from reliability_helpers import WORKER_THREADS, leaks
+from tcp_queues import wait_until_read
 
 pytestmark = pytest.mark.slow
 VALID = request_bytes("POST", "/score", b'{"data": [[5.1, 3.5, 1.4, 0.2], [6.5, 3.0, 5.5, 1.8]]}')
@@ -93,7 +93,7 @@ def _open_slow_clients(port: int, count: int) -> list[socket.socket]:
         sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         sock.sendall(heads[i % 2])
         sockets.append(sock)
-    time.sleep(0.5)  # let the worker pick every slow connection up before the valid request arrives
+    wait_until_read(*sockets)  # the worker holds every slow connection before the valid request arrives
     return sockets
 
 

@@ -36,12 +36,13 @@ def _threads_in_select(pid: int) -> int:
 
 
 def _settled_leaders(pid: int) -> int:
-    """The number of threads in the selector once it is the same in 5 readings in a row (bounded by SETTLE_S)."""
+    """The number of threads in the selector: 1 once it is so in 5 readings in a row, else the last reading after
+    SETTLE_S (a leader that is running rather than waiting, as on a busy machine, reads 0 for a moment)."""
     deadline = time.monotonic() + SETTLE_S
     readings: list[int] = []
     while time.monotonic() < deadline:
         readings = [*readings[-4:], _threads_in_select(pid)]
-        if len(readings) == 5 and len(set(readings)) == 1 and readings[0] <= 1:
+        if readings == [1] * 5:
             break
         time.sleep(0.1)
     return readings[-1]

@@ -66,6 +66,16 @@ def score(client, body=None, **headers):
     return client.post("/score", data=json.dumps(body), content_type="application/json", headers=headers)
 
 
+def wait_for_held_runs(directory: Path, count: int, timeout: float = START_TIMEOUT_S) -> None:
+    """Return once ``count`` run() calls of scripts/held_run.py have started in ``directory`` (each leaves a
+    ``started-*`` file); fail after ``timeout`` seconds, naming how many had."""
+    deadline = time.monotonic() + timeout
+    while (started := len(list(directory.glob("started-*")))) < count:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{started} held run() call(s) started within {timeout} s, expected {count}")
+        time.sleep(0.01)
+
+
 class ServiceProcess:
     """A server subprocess on 127.0.0.1:<free port>; use as a context manager."""
 

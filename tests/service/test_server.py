@@ -12,7 +12,7 @@ import threading
 
 import pytest
 import requests
-from service_helpers import REPO, SCRIPTS, ServiceProcess, clean_env, free_port
+from service_helpers import REPO, SCRIPTS, ServiceProcess, clean_env, free_port, wait_for_held_runs
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 pytestmark = pytest.mark.slow
@@ -72,18 +72,23 @@ def test_one_access_line_per_request(iris_server):
     assert "azmlinfsrv - GET /swagger.json?version=<redacted> 200 " in lines[0]  # query values never logged
 
 
-def test_health_answers_while_a_run_is_in_progress():
-    with ServiceProcess.ours("--entry_script", str(SCRIPTS / "slow_run.py")) as server:
+def test_health_answers_while_a_run_is_in_progress(tmp_path):
+    with ServiceProcess.ours("--entry_script", str(SCRIPTS / "held_run.py")) as server:
         server.wait_ready()
-        slow = threading.Thread(target=requests.post, args=(server.url + "/score",), kwargs={"data": "3"})
-        slow.start()
+        answers = []
+        held = threading.Thread(
+            target=lambda: answers.append(requests.post(server.url + "/score", data=str(tmp_path), timeout=90).json())
+        )
+        held.start()
         try:
-            for path in ["/health/live", "/", "/metrics"]:
-                assert requests.get(server.url + path, timeout=30).status_code == 200
-            # The health answers came back while the 3 s run() was still being served.
-            assert slow.is_alive()
+            wait_for_held_runs(tmp_path, 1)
+            health = [requests.get(server.url + p, timeout=30).status_code for p in ["/health/live", "/", "/metrics"]]
+            in_progress = held.is_alive()  # run() cannot return before the release below
         finally:
-            slow.join()
+            (tmp_path / "release").touch()
+            held.join(90)
+    assert health == [200, 200, 200]
+    assert in_progress and answers == ["released"]
 
 
 def test_scoring_timeout_works_with_threads():

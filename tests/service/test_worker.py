@@ -11,7 +11,8 @@ import pytest
 import requests
 from gunicorn.http import RequestParser
 from gunicorn.http.wsgi import Response as GunicornResponse
-from service_helpers import SCRIPTS, ServiceProcess
+from service_helpers import SCRIPTS, ServiceProcess, wait_for_held_runs
+from tcp_queues import wait_until_read
 
 from service.http11 import NOSNIFF, ChunkedWalk, SettingsSnapshot, WorkerResponse, chunked_end
 
@@ -316,56 +317,80 @@ def test_413_closes_the_connection_and_a_pipelined_request_is_not_left_waiting(s
     assert waited < 30 and server.proc.poll() is None
 
 
+SLOW_READ_TIMEOUT_S = 10
+"""REQUEST_READ_TIMEOUT_S of the server holding slow connections: far beyond the time the test takes to send its own
+requests meanwhile, even on a busy machine, so no 408 can come before they are answered unless a thread was held."""
+
+
 @pytest.mark.slow
-def test_slow_and_idle_connections_hold_no_thread(server):
+def test_slow_and_idle_connections_hold_no_thread(iris_model_dir):
     """Far more idle and slow connections than the worker has threads: health and /score answer while every one of
     them is still open, and the slow ones are then answered 408 at the read deadline."""
-    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(100)]
-    slow = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(50)]
-    try:
-        for sock in slow:
-            sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\n")  # a head that never ends
-        answered = [
-            requests.get(server.url + "/health/live", timeout=30).status_code,
-            requests.post(server.url + "/score", json={"data": [[5.1, 3.5, 1.4, 0.2]]}, timeout=30).status_code,
-        ]
-        still_open = []
-        for sock in slow:
-            sock.setblocking(False)
-            try:
-                still_open.append(sock.recv(1) != b"")
-            except BlockingIOError:
-                still_open.append(True)
-            sock.setblocking(True)
-        timed_out = [_responses(_read_all(sock, timeout=30))[0][0] for sock in slow]
-    finally:
-        for sock in idle + slow:
-            sock.close()
+    with _iris_server(iris_model_dir, REQUEST_READ_TIMEOUT_S=str(SLOW_READ_TIMEOUT_S)) as running:
+        server = running.wait_ready()
+        answered, still_open, timed_out = _answers_while_slow_and_idle_connections_are_held(server)
     assert answered == [200, 200]
     assert all(still_open)  # health and /score were answered before any slow connection was given up
     assert set(timed_out) == {"HTTP/1.1 408 Request Timeout"}
 
 
-@pytest.mark.slow
-def test_health_answers_while_every_run_turn_is_busy(iris_model_dir):
-    """A long run() on the loop's thread is handed over: the loop goes on serving on a spare thread."""
-    with ServiceProcess.ours("--entry_script", str(SCRIPTS / "slow_run.py")) as slow_server:
-        slow_server.wait_ready()
-        answers = []
-        runs = [
-            threading.Thread(target=lambda: answers.append(requests.post(slow_server.url + "/score", data="2").json()))
-            for _ in range(2)
+def _answers_while_slow_and_idle_connections_are_held(server):
+    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(100)]
+    slow = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(50)]
+    try:
+        for sock in slow:
+            sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\n")  # a head that never ends
+        wait_until_read(*slow)  # the worker holds every slow connection before the requests below arrive
+        answered = [
+            requests.get(server.url + "/health/live", timeout=30).status_code,
+            requests.post(server.url + "/score", json={"data": [[5.1, 3.5, 1.4, 0.2]]}, timeout=30).status_code,
         ]
-        for run in runs:
-            run.start()
+        still_open = [_nothing_received(sock) for sock in slow]
+        timed_out = [_responses(_read_all(sock, timeout=SLOW_READ_TIMEOUT_S + 30))[0][0] for sock in slow]
+    finally:
+        for sock in idle + slow:
+            sock.close()
+    return answered, still_open, timed_out
+
+
+def _nothing_received(sock: socket.socket) -> bool:
+    """Whether the server has sent nothing on ``sock`` yet (read without waiting)."""
+    sock.setblocking(False)
+    try:
+        sock.recv(1, socket.MSG_PEEK)  # an answer's first byte, or b"" once the server has closed
+    except BlockingIOError:
+        return True
+    finally:
+        sock.setblocking(True)
+    return False
+
+
+@pytest.mark.slow
+def test_health_answers_while_every_run_turn_is_busy(tmp_path):
+    """A run() held on the loop's thread takes the one run turn and a second call waits for it: both are handed over,
+    and the loop goes on serving health on a spare thread."""
+    body = str(tmp_path).encode()
+    held = f"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+    with ServiceProcess.ours("--entry_script", str(SCRIPTS / "held_run.py")) as slow_server:
+        slow_server.wait_ready()
+        calls = [socket.create_connection(("127.0.0.1", slow_server.port), timeout=90) for _ in range(2)]
         try:
+            for sock in calls:
+                sock.sendall(held)
+            wait_until_read(*calls)  # both calls are in the worker...
+            wait_for_held_runs(tmp_path, 1)  # ...and the first is in run(), which returns only after the release
             health = [requests.get(slow_server.url + path, timeout=30).status_code for path in ("/health/ready", "/")]
-            busy = [run.is_alive() for run in runs]
+            busy = [_nothing_received(sock) for sock in calls]
+            (tmp_path / "release").touch()
+            answers = [_responses(_read_answer(sock, timeout=90)) for sock in calls]
         finally:
-            for run in runs:
-                run.join(30)
-    assert health == [200, 200] and all(busy)
-    assert answers == ["slept", "slept"]
+            (tmp_path / "release").touch()
+            for sock in calls:
+                sock.close()
+    assert health == [200, 200] and busy == [True, True]
+    assert [[(status, body) for status, _, body in found] for found in answers] == [
+        [("HTTP/1.1 200 OK", b'"released"')]
+    ] * 2
 
 
 @pytest.mark.slow
@@ -555,7 +580,7 @@ def test_an_http_1_0_request_gets_no_100_continue(server):
     head, _, body = _request(version="HTTP/1.0", Expect="100-continue").partition(b"\r\n\r\n")
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
         sock.sendall(head + b"\r\n\r\n")
-        time.sleep(0.5)  # the head alone reaches the worker first (where the 100 was sent)
+        wait_until_read(sock)  # the worker has the head alone first (where the 100 was sent)
         sock.sendall(body)
         answer = _read_all(sock, timeout=30)
     assert answer.startswith(b"HTTP/1.0 200 OK\r\n")
@@ -587,18 +612,17 @@ def test_uploads_still_arriving_are_held_to_the_worker_budget(iris_model_dir):
         server = running.wait_ready()
         uploads = [socket.create_connection(("127.0.0.1", server.port), timeout=20) for _ in range(3)]
         try:
-            refused = []
-            for sock in uploads:
+            for sock in uploads[:2]:
                 sock.sendall(head + b" " * 1_500_000)
-                time.sleep(0.3)
-                sock.setblocking(False)
-                try:
-                    refused.append(sock.recv(65536))
-                except BlockingIOError:
-                    refused.append(b"")
-                sock.setblocking(True)
-            assert [bool(answer) for answer in refused] == [False, False, True]
-            status, headers, body = _responses(refused[2])[0]
+                wait_until_read(sock)  # the worker holds all of it, as the budget counts
+            held = [_nothing_received(sock) for sock in uploads[:2]]
+            try:
+                uploads[2].sendall(head + b" " * 1_500_000)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the 503 may close the connection before the rest of the upload is sent; it is still readable
+            refused = _read_answer(uploads[2], timeout=15)  # well before the 20 s read deadline's 408
+            assert held == [True, True]
+            status, headers, body = _responses(refused)[0]
             assert status == "HTTP/1.1 503 Service Unavailable"
             assert headers["retry-after"] == "1" and headers["connection"] == "close"
             assert "MAX_BUFFERED_BYTES=4000000" in json.loads(body)["message"]

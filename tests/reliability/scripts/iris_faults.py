@@ -4,7 +4,8 @@
 bounded in time so a test can never hang: ``"delay_s": x`` sleeps x s (at most 10) before scoring; ``"hang":
 "python"`` spins in a pure-Python loop for at most ``HANG_LIMIT_S`` seconds; ``"hang": "blocked"`` blocks in one
 C-level call (select() on the FIFO named by ``HANG_RELEASE_FIFO``) until the test writes a byte to that FIFO, at most
-``BLOCKED_LIMIT_S`` seconds. Both then answer "hang ended".
+``BLOCKED_LIMIT_S`` seconds. Both then answer "hang ended". ``"started": path`` creates the file at path first (the
+call has started), so a test can act while it is surely in run().
 """
 
 import os
@@ -30,7 +31,9 @@ def init():
 
 @input_schema("data", NumpyParameterType(np.array([[5.1, 3.5, 1.4, 0.2]])))
 @output_schema(NumpyParameterType(np.array([0])))
-def run(data, delay_s=0.0, hang=""):
+def run(data, delay_s=0.0, hang="", started=""):
+    if started:
+        Path(started).touch()
     if hang == "python":
         deadline = time.monotonic() + HANG_LIMIT_S
         while time.monotonic() < deadline:
