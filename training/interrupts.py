@@ -29,54 +29,50 @@ def _raise_for(signum: int, frame) -> None:
     raise KeyboardInterrupt(name) if signum == signal.SIGINT else Terminated(name)
 
 
-def exit_status(exc: BaseException) -> int:
-    """The shell's status for a process ended by the signal behind ``exc``: 128 + 2 (SIGINT) or 128 + 15 (SIGTERM)."""
-    return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
-
-
-def signal_name(exc: BaseException) -> str:
-    """``"SIGINT"`` or ``"SIGTERM"``: the signal an interrupt exception stands for."""
-    return "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
-
-
-def signal_of(exc: BaseException) -> int:
-    """The signal number an interrupt exception stands for (forwarded as such to child processes)."""
+def signal_of(exc: BaseException) -> signal.Signals:
+    """The signal an interrupt exception stands for: SIGTERM for :class:`Terminated`, else SIGINT."""
     return signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
 
 
+def signal_name(exc: BaseException) -> str:
+    """``"SIGINT"`` or ``"SIGTERM"``: the name of :func:`signal_of`."""
+    return signal_of(exc).name
+
+
+def exit_status(exc: BaseException) -> int:
+    """The shell's status for a process ended by the signal behind ``exc``: 128 + 2 (SIGINT) or 128 + 15 (SIGTERM)."""
+    return 128 + signal_of(exc)
+
+
 @contextmanager
-def raised_as_exceptions() -> Iterator[None]:
-    """Within the block, SIGINT and SIGTERM raise in the main thread; the previous handlers come back after it.
+def _handled_by(handler) -> Iterator[None]:
+    """SIGINT and SIGTERM go to ``handler(signum, frame)`` within the block; the previous handlers come back after it.
 
     Outside the main thread (where Python cannot set handlers) the block runs with the handlers as they are.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {signum: signal.signal(signum, _raise_for) for signum in SIGNALS}
+    previous = {signum: signal.signal(signum, handler) for signum in SIGNALS}
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
-@contextmanager
-def deferred(on_signal) -> Iterator[None]:
+def raised_as_exceptions():
+    """Within the block, SIGINT raises ``KeyboardInterrupt("SIGINT")`` and SIGTERM :class:`Terminated`."""
+    return _handled_by(_raise_for)
+
+
+def deferred(on_signal):
     """Within the block, SIGINT and SIGTERM call ``on_signal(signum)`` instead of raising.
 
     For cleanup that must not itself be cut short by a second Ctrl-C (stopping trial processes, recording a run):
     ``on_signal`` may hurry it up (kill instead of waiting), never abandon it.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {signum: signal.signal(signum, lambda signum, frame: on_signal(signum)) for signum in SIGNALS}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    return _handled_by(lambda signum, frame: on_signal(signum))
 
 
 def block() -> None:

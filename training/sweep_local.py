@@ -22,6 +22,7 @@ from training.errors import TrainingError
 from training.registry import ModelRecord, Registry
 from training.run_history import RunHistory, RunRecord
 from training.search_space import SearchSpace, to_arguments
+from training.sweep_trial import failed_outcome
 
 _METRIC_COLUMNS = ("Accuracy", "Precision", "Recall", "F1")
 _REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -158,6 +159,8 @@ class _TrialProcesses:
 
     def __init__(self, workspace: Path, experiment: str, results: Path):
         self.workspace, self.experiment, self.results = Path(workspace), experiment, results
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_REPO_ROOT),
+                                                                              os.environ.get("PYTHONPATH")]))}
         # Reentrant: kill() may run in a signal handler while the main thread holds the lock in stop().
         self._changed = threading.Condition(threading.RLock())
         self._running: dict[int, subprocess.Popen] = {}
@@ -168,15 +171,13 @@ class _TrialProcesses:
         """Run trial ``number`` in a new process and return its outcome (the keyword fields of a :class:`Trial`)."""
         self.results.mkdir(parents=True, exist_ok=True)
         result = self.results / f"{number}.json"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_REPO_ROOT),
-                                                                         os.environ.get("PYTHONPATH")]))}
         with self._changed:
             if self._stopping:
-                return _failed("cancelled: the sweep was stopped before this trial started")
+                return failed_outcome("cancelled: the sweep was stopped before this trial started")
             process = subprocess.Popen(
                 [sys.executable, "-m", "training.sweep_trial", str(result), str(self.workspace), self.experiment,
                  *train_args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                env=env, process_group=0)
+                env=self.env, process_group=0)
             self._running[number] = process
             self.started += 1
         try:
@@ -187,7 +188,7 @@ class _TrialProcesses:
                 self._changed.notify_all()
         if not result.exists():  # the process died before it could write its outcome (killed, or a crash)
             last = stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {process.returncode}"]
-            return _failed(f"trial process {process.pid} ended without an outcome: {last[0]}")
+            return failed_outcome(f"trial process {process.pid} ended without an outcome: {last[0]}")
         outcome = json.loads(result.read_text())
         outcome["outputs_dir"] = Path(outcome["outputs_dir"]) if outcome["outputs_dir"] else None
         return outcome
@@ -213,10 +214,6 @@ class _TrialProcesses:
             self._stopping = True
             for process in self._running.values():
                 process.send_signal(signal.SIGKILL)
-
-
-def _failed(error: str) -> dict:
-    return {"run_id": None, "status": "failed", "metrics": {}, "outputs_dir": None, "error": error}
 
 
 def _count(n: int, what: str) -> str:

@@ -30,10 +30,14 @@ def run_trial(train_args: list[str], workspace: Path, experiment: str) -> dict:
                                       on_started=lambda run_id: interrupts.unblock())
     except (Exception, KeyboardInterrupt, interrupts.Terminated) as exc:
         recorded = _RECORDED_AS.search(" ".join(getattr(exc, "__notes__", ())))
-        return {"run_id": recorded.group(1) if recorded else None, "status": "failed", "metrics": {},
-                "outputs_dir": None, "error": f"{type(exc).__name__}: {exc}"}
+        return failed_outcome(f"{type(exc).__name__}: {exc}", run_id=recorded.group(1) if recorded else None)
     return {"run_id": record.run_id, "status": record.status, "metrics": record.metrics,
             "outputs_dir": str(record.outputs_dir), "error": None}
+
+
+def failed_outcome(error: str, run_id: str | None = None) -> dict:
+    """The outcome of a trial that failed with ``error`` (its run ``run_id``, if one was recorded)."""
+    return {"run_id": run_id, "status": "failed", "metrics": {}, "outputs_dir": None, "error": error}
 
 
 def main(argv: list[str]) -> int:
