@@ -1,8 +1,9 @@
-"""Format 1 of the model directory (docs/model-directory.md): its keys, checks, sha256 verification and atomic write.
+"""Formats 1 and 2 of the model directory (docs/model-directory.md): keys, checks, sha256 and skops type checks, writes.
 
 The one implementation of the contract between the training job (writer), the registry and the service (readers).
-It imports only the standard library and numpy because training/job/ holds a byte-identical copy of it (the Azure ML
-snapshot must run on its own; ``make vendor`` refreshes the copy and tests/test_model_format.py fails when they differ).
+It imports only the standard library and numpy (skops lazily, for a skops model only) because training/job/ holds a
+byte-identical copy of it (the Azure ML snapshot must run on its own; ``make vendor`` refreshes the copy and
+tests/test_model_format.py fails when they differ).
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ import numpy as np
 
 SIDECAR = "model.json"
 MODEL_FILE = "model.joblib"
-FORMAT = 1
+SKOPS_FILE = "model.skops"
+FORMATS = (1, 2)
+"""The sidecar formats readers accept. A writer writes the lowest one that describes its model: 1 for joblib (what
+older readers know), 2 for skops (so an older reader refuses it instead of unpickling a skops file)."""
+SERIALIZATIONS = {"joblib": (MODEL_FILE, 1), "skops": (SKOPS_FILE, 2)}
+"""``serialization_format`` -> the model file a writer names and the sidecar format it writes."""
+TRUSTED_TYPES_SETTING = "MODEL_TRUSTED_TYPES"
+"""The service setting with which an operator trusts more types than a skops model's model.json records."""
+_TYPE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
+_SHOWN_TYPES = 10
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HASH_BLOCK = 1 << 20
 _QUOTE_CAP = 40
@@ -45,6 +55,8 @@ KEYS = (
     Key("format", "int", required=True),
     Key("model_file", "str", required=True, expect="a file name relative to the model directory"),
     Key("sha256", "str", required=True, expect="64 lower-case hex digits"),
+    Key("serialization_format", "str or absent", expect='"joblib" or "skops" (required from format 2)'),
+    Key("trusted_types", "list[str] or absent", expect="a list of fully qualified type names"),
     Key("sklearn_version", "str"),
     Key("python_version", "str"),
     Key("estimator", "str"),
@@ -78,6 +90,11 @@ class ModelDirError(ValueError):
     """A directory that is not a usable model directory; the message names what was expected and what was found."""
 
 
+class UntrustedTypes(ModelDirError):
+    """A skops model file holds types that neither its model.json nor the reader's setting trusts; nothing of the file
+    was loaded."""
+
+
 class NotASidecar(ModelDirError):
     """The directory's model.json exists but is not this contract's sidecar (not a JSON object with model_file or
     sha256): another library's file, which a reader that needs no metadata may ignore."""
@@ -93,7 +110,7 @@ def sha256_file(path: Path) -> str:
 
 
 def read_sidecar(directory: Path) -> dict[str, Any]:
-    """Parse and validate ``directory/model.json`` (format 1). Never opens the model file.
+    """Parse and validate ``directory/model.json`` (format 1 or 2). Never opens the model file.
 
     Raises
     ------
@@ -140,9 +157,10 @@ def validate(sidecar: dict[str, Any], path: Path | str = SIDECAR) -> None:
     ModelDirError
         Another format, or a key that is missing (when required) or malformed, naming expected and actual.
     """
-    if sidecar.get("format") != FORMAT:
-        raise ModelDirError(f"{path} has format {sidecar.get('format')!r}, but this version reads format {FORMAT}. "
-                            "Re-train the model or upgrade.")
+    version = sidecar.get("format")
+    if version not in FORMATS:
+        raise ModelDirError(f"{path} has format {version!r}, but this version reads formats "
+                            f"{' and '.join(map(str, FORMATS))}. Re-train the model or upgrade.")
 
     def bad(key: str, expected: str) -> ModelDirError:
         got = "missing" if key not in sidecar else f"{type(sidecar[key]).__name__} {quote(sidecar[key])}"
@@ -159,6 +177,7 @@ def validate(sidecar: dict[str, Any], path: Path | str = SIDECAR) -> None:
         raise bad("model_file", "a file name relative to the model directory")
     if not _HEX64.fullmatch(sidecar["sha256"]):
         raise bad("sha256", "64 lower-case hex digits")
+    _check_serialization(sidecar, version, bad)
     n_features = sidecar["n_features"]
     if n_features < 1:
         raise bad("n_features", "a positive integer")
@@ -197,13 +216,17 @@ def model_file_path(directory: Path, sidecar: dict[str, Any]) -> Path:
     return path
 
 
-def verify(directory: Path, sidecar: dict[str, Any]) -> Path:
-    """Check the model file against the sidecar's sha256, so a tampered file is never unpickled; returns its path.
+def verify(directory: Path, sidecar: dict[str, Any], *, also_trusted: tuple[str, ...] = ()) -> Path:
+    """Check the model file against the sidecar's sha256, so a tampered file is never unpickled, and a skops file's
+    types against :func:`check_trusted_types`; returns its path.
 
     Raises
     ------
+    UntrustedTypes
+        A skops file holds types neither its sidecar's ``trusted_types`` nor ``also_trusted`` names.
     ModelDirError
-        The model file is missing, unreadable, a link out of ``directory``, or its sha256 differs (both named).
+        The model file is missing, unreadable, a link out of ``directory``, or its sha256 differs (both named); a
+        skops file that skops cannot read, or skops is not installed.
     """
     path = model_file_path(directory, sidecar)
     try:
@@ -215,7 +238,75 @@ def verify(directory: Path, sidecar: dict[str, Any]) -> Path:
             f"Model file {path} has sha256 {actual}, but {SIDECAR} expects {sidecar['sha256']}; the file was changed "
             "after training. Refusing to load it: restore the original file or re-register the model."
         )
+    if serialization_format(sidecar) == "skops":
+        check_trusted_types(path, sidecar, also_trusted)
     return path
+
+
+def serialization_format(sidecar: dict[str, Any]) -> str:
+    """How a validated sidecar's model file is serialized: ``"joblib"`` (format 1 has no key for it) or ``"skops"``."""
+    return sidecar.get("serialization_format", "joblib")
+
+
+def check_trusted_types(path: Path, sidecar: dict[str, Any], also_trusted: tuple[str, ...] = ()) -> list[str]:
+    """The types skops needs trusted to load the skops file at ``path``, when each is in the sidecar's
+    ``trusted_types`` or in ``also_trusted``; returns that list.
+
+    ``skops.io.get_untrusted_types`` reads only the file's schema: it imports no module the file names and builds
+    nothing, so a refused file has run nothing.
+
+    Raises
+    ------
+    UntrustedTypes
+        Some type is trusted by neither; the one-line message names them and how to allow them.
+    ModelDirError
+        skops is not installed, or the file is not a skops file it can read.
+    """
+    try:
+        import skops.io
+    except ImportError:
+        raise ModelDirError(f"Model file {path} is a skops file, but skops is not installed here. Install skops "
+                            "(the version pinned in requirements-service.txt) to load it.") from None
+    try:
+        present = skops.io.get_untrusted_types(file=path)
+    except Exception as exc:  # a zip or schema that skops cannot parse can raise many types; name the cause
+        raise ModelDirError(f"Model file {path} is not a skops file that skops can read: "
+                            f"{type(exc).__name__}: {_one_line(str(exc))}") from None
+    allowed = set(sidecar.get("trusted_types") or ()) | set(also_trusted)
+    unexpected = sorted(set(present) - allowed)
+    if unexpected:
+        shown = ", ".join(_one_line(name) for name in unexpected[:_SHOWN_TYPES])
+        more = f" and {len(unexpected) - _SHOWN_TYPES} more" if len(unexpected) > _SHOWN_TYPES else ""
+        raise UntrustedTypes(
+            f"Model file {path} holds {len(unexpected)} type(s) that {SIDECAR} does not record as trusted: "
+            f"{shown}{more}. Refusing to load it (nothing of it has run): re-train the model with --format skops, "
+            f"which records the types it writes, or, if you vouch for these types, allow them with the service "
+            f"setting {TRUSTED_TYPES_SETTING}."
+        )
+    return present
+
+
+def load(directory: Path, sidecar: dict[str, Any], *, also_trusted: tuple[str, ...] = ()) -> object:
+    """:func:`verify` the model file, then load it: ``joblib.load`` for joblib, ``skops.io.load`` for skops trusting
+    exactly the sidecar's ``trusted_types`` plus ``also_trusted``. The one place a model file is deserialized.
+
+    Raises
+    ------
+    ModelDirError
+        From :func:`verify` (:class:`UntrustedTypes` included), or when the verified file still cannot be loaded.
+    """
+    path = verify(directory, sidecar, also_trusted=also_trusted)
+    try:
+        if serialization_format(sidecar) == "skops":
+            import skops.io
+
+            # skops checks the types again as it builds them, so a file swapped after verify is refused too.
+            return skops.io.load(path, trusted=sorted({*sidecar["trusted_types"], *also_trusted}))
+        import joblib
+
+        return joblib.load(path)
+    except Exception as exc:  # loading can raise anything; the file's hash was fine, so name the cause
+        raise ModelDirError(f"Model file {path} could not be loaded: {type(exc).__name__}: {exc}") from exc
 
 
 def check(directory: Path) -> dict[str, Any]:
@@ -257,6 +348,7 @@ def describe(sidecar: dict[str, Any], name: str | None, version: int | None) -> 
         "name": name,
         "version": version,
         "sha256": sidecar["sha256"],
+        "serialization_format": serialization_format(sidecar),
         "estimator": sidecar.get("estimator"),
         "task": sidecar.get("task"),
         "sklearn_version": sidecar.get("sklearn_version"),
@@ -275,6 +367,31 @@ def describe(sidecar: dict[str, Any], name: str | None, version: int | None) -> 
 def quote(value: object) -> str:
     """``repr`` of a value's text, cut to 40 characters, for messages that echo what came."""
     return repr(str(value)[:_QUOTE_CAP])
+
+
+def _check_serialization(sidecar: dict[str, Any], version: int, bad) -> None:
+    """``serialization_format`` and ``trusted_types`` against the sidecar's format (``bad(key, expected)`` words it)."""
+    if "serialization_format" not in sidecar:
+        if version >= 2:
+            raise bad("serialization_format", f'"joblib" or "skops" in format {version}')
+        return
+    allowed = [name for name, (_, since) in SERIALIZATIONS.items() if since <= version]
+    if sidecar["serialization_format"] not in allowed:
+        # A format-1 reader ignores unknown keys, so a format-1 sidecar must never name a model it would misread.
+        raise bad("serialization_format", f"{' or '.join(map(json.dumps, allowed))} in format {version}")
+    trusted = sidecar.get("trusted_types")
+    if sidecar["serialization_format"] == "skops":
+        if not isinstance(trusted, list) or not all(isinstance(t, str) and _TYPE_NAME.fullmatch(t) for t in trusted):
+            raise bad("trusted_types", "a list of fully qualified type names (what skops.io.get_untrusted_types "
+                                       "listed for the written file)")
+    elif "trusted_types" in sidecar:
+        raise bad("trusted_types", "absent for a joblib model")
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters escaped and cut to 80 characters: names read from a file go in one line."""
+    escaped = text.encode("unicode_escape").decode("ascii")
+    return escaped if len(escaped) <= 80 else escaped[:77] + "..."
 
 
 def _has_json_type(value: object, type_text: str) -> bool:

@@ -5,7 +5,6 @@ model directory and its sha256 before anything is unpickled."""
 
 import os
 
-import joblib
 import numpy as np
 from inference_schema.parameter_types.numpy_parameter_type import NumpyParameterType
 from inference_schema.schema_decorators import input_schema, output_schema
@@ -18,7 +17,7 @@ model = None
 def init():
     global model
     model_dir = os.environ["AZUREML_MODEL_DIR"]
-    model = joblib.load(model_format.verify(model_dir, model_format.read_sidecar(model_dir)))
+    model = model_format.load(model_dir, model_format.read_sidecar(model_dir))
 
 
 @input_schema("data", NumpyParameterType(np.array([[5.1, 3.5, 1.4, 0.2]])))

@@ -5,7 +5,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
 import numpy as np
 from sklearn.datasets import load_iris
 
@@ -81,9 +80,9 @@ def write_model_dirs(target: Path) -> dict[str, Path]:
 
 
 def load_verified(model_dir: Path):
-    """``joblib.load`` the model file only after model.json is valid and the file's sha256 matches it.
+    """Load the model file (``model_format.load``) only after model.json is valid and the file's sha256 matches it.
 
     Raises:
         model_format.ModelDirError: (a ValueError) model.json is invalid or the hash differs from the sidecar's.
     """
-    return joblib.load(model_format.verify(model_dir, model_format.read_sidecar(model_dir)))
+    return model_format.load(model_dir, model_format.read_sidecar(model_dir))

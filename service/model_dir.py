@@ -1,5 +1,6 @@
 """The reader side of the model directory (docs/model-directory.md): find it in a layout, then load it through the
-shared format module (model_format.py), which reads, validates and verifies the sha256 before anything is unpickled."""
+shared format module (model_format.py), which reads, validates and verifies the sha256 (and a skops file's types)
+before anything is loaded."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from typing import Any
 import numpy as np
 
 import model_format
-from model_format import SIDECAR, ModelDirError, NotASidecar
+from model_format import SIDECAR, ModelDirError, NotASidecar, UntrustedTypes
 
-__all__ = ["ModelDirError", "ModelInfo", "NotASidecar", "check_model_dir", "describe", "find_model_dirs", "load_model",
-           "read_model_info", "resolve_model_dir", "verify_model_file"]
+__all__ = ["ModelDirError", "ModelInfo", "NotASidecar", "UntrustedTypes", "check_model_dir", "describe",
+           "find_model_dirs", "load_model", "read_model_info", "resolve_model_dir", "verify_model_file"]
 log = logging.getLogger("azmlinfsrv.model_dir")
 
 
@@ -39,6 +40,16 @@ class ModelInfo:
     @property
     def sha256(self) -> str:
         return self.sidecar["sha256"]
+
+    @property
+    def serialization_format(self) -> str:
+        """``"joblib"`` (a pickle) or ``"skops"``."""
+        return model_format.serialization_format(self.sidecar)
+
+    @property
+    def trusted_types(self) -> tuple[str, ...]:
+        """The types beyond skops' defaults that the training job recorded for a skops file (empty for joblib)."""
+        return tuple(self.sidecar.get("trusted_types") or ())
 
     @property
     def feature_names(self) -> list[str] | None:
@@ -117,7 +128,7 @@ def resolve_model_dir(root: Path) -> Path:
 
 
 def read_model_info(model_dir: Path) -> ModelInfo:
-    """Parse and validate ``model_dir/model.json`` (format 1, model_format.py). Never unpickles anything.
+    """Parse and validate ``model_dir/model.json`` (format 1 or 2, model_format.py). Never loads the model file.
 
     Raises
     ------
@@ -132,20 +143,23 @@ def read_model_info(model_dir: Path) -> ModelInfo:
     return ModelInfo(path=model_dir, sidecar=sidecar, name=name, version=version)
 
 
-def verify_model_file(info: ModelInfo) -> None:
-    """Check that the model file's sha256 equals the sidecar's, so a tampered or truncated model is never unpickled.
+def verify_model_file(info: ModelInfo, trusted_types: tuple[str, ...] = ()) -> None:
+    """Check that the model file's sha256 equals the sidecar's, so a tampered or truncated model is never unpickled,
+    and that a skops file holds only types its model.json or ``trusted_types`` (MODEL_TRUSTED_TYPES) trusts.
 
     Raises
     ------
+    UntrustedTypes
+        A skops file holds a type trusted by neither (named in the message); nothing of it was loaded.
     ModelDirError
         The model file is missing or unreadable, resolves (through a symbolic link) to a file outside the model
         directory, or its sha256 differs from model.json's (both hashes are named).
     """
-    model_format.verify(info.path, info.sidecar)
+    model_format.verify(info.path, info.sidecar, also_trusted=tuple(trusted_types))
 
 
 def check_model_dir(
-    model_dir: Path | None, *, verify: bool = True, require_sidecar: bool = False
+    model_dir: Path | None, *, verify: bool = True, require_sidecar: bool = False, trusted_types: tuple[str, ...] = ()
 ) -> ModelInfo | None:
     """Read (and verify the sha256 of) every model.json of ``model_dir``, in its own or the Azure layout.
 
@@ -153,7 +167,8 @@ def check_model_dir(
     directory without model.json, or several models). A model.json that is another library's file counts as no
     sidecar and is reported in one log line, by the start-up check (``verify=True``); ``verify=False`` is the
     workers' re-read after that check and stays silent. ``require_sidecar`` (the no-code script, which serves the
-    sidecar's model) asks for exactly one sidecar of ours.
+    sidecar's model) asks for exactly one sidecar of ours. ``trusted_types`` (MODEL_TRUSTED_TYPES) are trusted in a
+    skops file beyond those its model.json records.
 
     Raises
     ------
@@ -166,7 +181,7 @@ def check_model_dir(
     if require_sidecar:
         info = read_model_info(resolve_model_dir(model_dir))
         if verify:
-            verify_model_file(info)
+            verify_model_file(info, trusted_types)
         return info
     infos = []
     for path in find_model_dirs(model_dir):
@@ -177,31 +192,28 @@ def check_model_dir(
                 log.warning("%s Serving %s as a folder without model metadata.", exc, path)
     if verify:
         for info in infos:
-            verify_model_file(info)
+            verify_model_file(info, trusted_types)
     return infos[0] if len(infos) == 1 else None
 
 
-def load_model(model_dir: Path) -> tuple[object, ModelInfo]:
-    """Resolve ``model_dir``, read and validate model.json, verify the sha256, then ``joblib.load`` the model.
+def load_model(model_dir: Path, *, trusted_types: tuple[str, ...] = ()) -> tuple[object, ModelInfo]:
+    """Resolve ``model_dir``, read and validate model.json, verify the sha256, then load the model: ``joblib.load``
+    for joblib, ``skops.io.load`` for skops, trusting exactly model.json's ``trusted_types`` plus ``trusted_types``
+    (the operator's MODEL_TRUSTED_TYPES), after checking that the file needs no other.
 
     Logs a warning when the model was trained with another scikit-learn version.
 
     Raises
     ------
+    UntrustedTypes
+        A skops file holds a type neither trusts; refused before anything of the file is loaded.
     ModelDirError
         From :func:`resolve_model_dir`, :func:`read_model_info` or :func:`verify_model_file`, or when the verified
-        file still cannot be unpickled.
+        file still cannot be loaded.
     """
-    import joblib  # deferred: only needed once the hash has been checked
-
     info = read_model_info(resolve_model_dir(model_dir))
-    verify_model_file(info)
     _warn_on_version_skew(info)
-    try:
-        model = joblib.load(info.model_file)
-    except Exception as exc:  # unpickling can raise anything; the file's hash was fine, so name the cause
-        raise ModelDirError(f"Model file {info.model_file} could not be loaded: {type(exc).__name__}: {exc}") from exc
-    return model, info
+    return model_format.load(info.path, info.sidecar, also_trusted=tuple(trusted_types)), info
 
 
 def describe(info: ModelInfo) -> dict[str, Any]:

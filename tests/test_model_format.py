@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import joblib
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -36,7 +37,66 @@ def test_the_documented_key_table_is_the_module_key_table():
 
 def test_what_the_job_writes_is_valid(iris_model_dir):
     sidecar = model_format.check(iris_model_dir)
-    assert {key.name for key in model_format.KEYS} - set(sidecar) == {"registration"}
+    assert {key.name for key in model_format.KEYS} - set(sidecar) == {"registration", "serialization_format",
+                                                                       "trusted_types"}
+
+
+@pytest.fixture(scope="module")
+def skops_model_dir(iris_proba_model_dir, tmp_path_factory) -> Path:
+    """The calibrated iris model saved with skops, with a format-2 sidecar (what ``train --format skops`` writes)."""
+    import skops.io
+
+    target = tmp_path_factory.mktemp("skops") / "m"
+    target.mkdir()
+    skops.io.dump(joblib.load(iris_proba_model_dir / "model.joblib"), target / "model.skops")
+    sidecar = json.loads((iris_proba_model_dir / "model.json").read_text())
+    path = target / "model.skops"
+    sidecar.update(format=2, model_file="model.skops", sha256=model_format.sha256_file(path),
+                   serialization_format="skops", trusted_types=skops.io.get_untrusted_types(file=path))
+    model_format.write_sidecar(target, sidecar)
+    return target
+
+
+def test_a_skops_directory_is_valid_and_loads_with_its_recorded_types(skops_model_dir):
+    sidecar = model_format.check(skops_model_dir)
+    assert model_format.serialization_format(sidecar) == "skops"
+    model, info = load_model(skops_model_dir)
+    assert model.predict(info.input_sample).tolist() == sidecar["output_sample"]
+    assert Registry(skops_model_dir.parent / "ws").register("m", skops_model_dir).sha256 == sidecar["sha256"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"serialization_format": _DROP},
+         "key 'serialization_format' must be \"joblib\" or \"skops\" in format 2, got missing"),
+        ({"format": 1}, "key 'serialization_format' must be \"joblib\" in format 1, got str 'skops'"),
+        ({"serialization_format": "pickle"}, "key 'serialization_format' must be \"joblib\" or \"skops\" in format 2"),
+        ({"trusted_types": _DROP}, "key 'trusted_types' must be a list of fully qualified type names"),
+        ({"trusted_types": ["Tree"]}, "key 'trusted_types' must be a list of fully qualified type names"),
+        ({"serialization_format": "joblib"}, "key 'trusted_types' must be absent for a joblib model"),
+        ({"format": 3}, "has format 3, but this version reads formats 1 and 2. Re-train the model or upgrade."),
+    ],
+)
+def test_format_2_keys_are_checked(skops_model_dir, changes, message):
+    sidecar = json.loads((skops_model_dir / "model.json").read_text())
+    edited = {key: value for key, value in {**sidecar, **changes}.items() if value is not _DROP}
+    with pytest.raises(ModelDirError) as refusal:
+        model_format.validate(edited)
+    assert message in str(refusal.value)
+
+
+def test_the_registry_and_the_service_refuse_an_untrusted_skops_type_with_the_same_line(skops_model_dir, tmp_path):
+    shutil.copytree(skops_model_dir, tmp_path / "m")
+    sidecar = json.loads((tmp_path / "m" / "model.json").read_text())
+    (tmp_path / "m" / "model.json").write_text(json.dumps({**sidecar, "trusted_types": sidecar["trusted_types"][:1]}))
+    with pytest.raises(InvalidModelDir) as by_registry:
+        Registry(tmp_path / "ws").register("m", tmp_path / "m")
+    with pytest.raises(model_format.UntrustedTypes) as by_service:
+        load_model(tmp_path / "m")
+    assert str(by_registry.value) == str(by_service.value)
+    assert "does not record as trusted: sklearn.calibration._SigmoidCalibration." in str(by_service.value)
+    load_model(tmp_path / "m", trusted_types=("sklearn.calibration._SigmoidCalibration",))
 
 
 def test_write_validates_first_and_leaves_nothing_half_written(tmp_path, iris_model_dir):
@@ -108,6 +168,8 @@ _NEAR = {
     "has_predict_proba": st.sampled_from([True, False, 1, "yes"]),
     "feature_names": st.sampled_from([None, ["a", "b", "c", "d"], ["a", "a", "b", "c"], ["a"], [1, 2, 3, 4]]),
     "classes": st.sampled_from([None, [0, 1, 2], ["x"], "abc"]),
+    "serialization_format": st.sampled_from(["joblib", "skops", "pickle", None]),
+    "trusted_types": st.sampled_from([[], ["sklearn.tree._tree.Tree"], ["Tree"], [1]]),
     "input_sample": st.sampled_from([[[5.1, 3.5, 1.4, 0.2]], [[1e10, 0, 0, 0]], [[300, 1, 2, 3]], [], [[1, 2]],
                                      [["x", 1, 2, 3]], [[True, 0, 1, 0]], [[None, 1, 2, 3]]]),
 }

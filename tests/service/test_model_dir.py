@@ -97,8 +97,8 @@ def test_a_plain_directory_has_no_name(tmp_path, iris_model_dir):
 
 def test_unknown_format_is_refused(model_root):
     model_dir = model_root / "sklearn-iris" / "1"
-    _edit_sidecar(model_dir, format=2)
-    with pytest.raises(ModelDirError, match="has format 2, but this version reads format 1"):
+    _edit_sidecar(model_dir, format=3)
+    with pytest.raises(ModelDirError, match="has format 3, but this version reads formats 1 and 2"):
         read_model_info(model_dir)
 
 
@@ -209,6 +209,7 @@ def test_describe_is_the_metadata_body(model_root):
         "name",
         "version",
         "sha256",
+        "serialization_format",
         "estimator",
         "task",
         "sklearn_version",

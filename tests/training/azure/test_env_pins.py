@@ -13,7 +13,7 @@ from training.azure.sdk import quiet_vendored_yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 ENV_FILE = ROOT / "training" / "sklearn-env.yml"
-MUST_AGREE = {"scikit-learn", "numpy", "joblib"}
+MUST_AGREE = {"scikit-learn", "numpy", "joblib", "skops"}
 
 
 def _requirements(path: Path) -> dict[str, Requirement]:
