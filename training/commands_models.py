@@ -4,7 +4,8 @@ import argparse
 
 from training.cli_util import add_key_value_option, format_pairs, model_ref, print_json, print_table
 from training.db import workspace_path
-from training.model_dir import read_sidecar
+from training.errors import InvalidModelDir
+from training.model_dir import read_sidecar, serialization_format
 from training.registry import Registry
 
 
@@ -39,9 +40,18 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print_json([record.to_dict() for record in records])
         return 0
-    print_table(["NAME", "VERSION", "CREATED", "RUN", "TAGS"],
-                [[r.name, r.version, r.created_at, r.run_id, format_pairs(r.tags)] for r in records])
+    print_table(["NAME", "VERSION", "FORMAT", "CREATED", "RUN", "TAGS"],
+                [[r.name, r.version, _format_of(r.path), r.created_at, r.run_id, format_pairs(r.tags)]
+                 for r in records])
     return 0
+
+
+def _format_of(path) -> str:
+    """The stored model's serialization format; ``damaged`` rather than failing the listing (``show`` says why)."""
+    try:
+        return serialization_format(read_sidecar(path))
+    except InvalidModelDir:
+        return "damaged"
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -54,6 +64,10 @@ def _show(args: argparse.Namespace) -> int:
         "name": record.name, "version": record.version, "path": record.path, "sha256": record.sha256,
         "run id": record.run_id, "created": record.created_at, "framework": record.model_framework,
         "framework version": record.model_framework_version, "estimator": sidecar.get("estimator"),
+        "format": f"{serialization_format(sidecar)} ({sidecar['model_file']}, model.json format {sidecar['format']})",
+        # a skops model: the types it is loaded with beyond skops' defaults
+        **({"trusted types": ", ".join(sidecar["trusted_types"]) or "none beyond skops' defaults"}
+           if "trusted_types" in sidecar else {}),
         "features": ", ".join(sidecar.get("feature_names") or []) or sidecar.get("n_features"),
         "classes": sidecar.get("classes"), "tags": format_pairs(record.tags),
         "properties": format_pairs(record.properties), "description": record.description,

@@ -7,6 +7,7 @@ from training.errors import InvalidModelDir
 
 SIDECAR_FILE = model_format.SIDECAR
 sha256_file = model_format.sha256_file
+serialization_format = model_format.serialization_format
 
 
 def read_sidecar(directory: Path) -> dict:

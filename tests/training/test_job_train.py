@@ -20,7 +20,7 @@ METRIC_NAMES = ["Kernel type", "Penalty", "Accuracy", "Precision", "Recall", "F1
 # What the Azure ML conda environment provides, plus the job's own sibling modules.
 ALLOWED_IMPORTS = {"__future__", "argparse", "dataclasses", "datetime", "hashlib", "json", "math", "os", "pathlib",
                    "platform", "re", "sys", "typing", "azureml", "joblib", "matplotlib", "mlflow", "numpy", "pandas",
-                   "sklearn", "model_format", "train_args", "train_data", "train_logging", "train_outputs"}
+                   "sklearn", "skops", "model_format", "train_args", "train_data", "train_logging", "train_outputs"}
 
 
 def train_in_process(job, tmp_path, *argv):
@@ -48,7 +48,8 @@ def test_model_json_has_exactly_the_documented_keys(job, tmp_path):
     doc = (REPO / "docs" / "model-directory.md").read_text()
     documented = set(re.findall(r"^\| `(\w+)` \|", doc, flags=re.M)) - {"registration"}
     _, _, sidecar = train_in_process(job, tmp_path)
-    assert set(sidecar) == documented
+    # A joblib model keeps format 1, which has no serialization keys (older readers know it byte for byte).
+    assert set(sidecar) == documented - {"serialization_format", "trusted_types"}
     assert sidecar["format"] == 1 and sidecar["input_dtype"] == "float64" and sidecar["n_features"] == 4
     assert sidecar["feature_names"] == ["sepal length (cm)", "sepal width (cm)", "petal length (cm)",
                                         "petal width (cm)"]
@@ -90,11 +91,32 @@ def test_csv_data_keeps_feature_names_and_string_classes(job, tmp_path, iris_csv
     assert logger.metrics["Confusion matrix"]["data"]["class_labels"] == ["setosa", "versicolor", "virginica"]
 
 
+def test_format_skops_writes_model_skops_and_the_types_it_holds(job, tmp_path):
+    import skops.io
+
+    result, _, sidecar = train_in_process(job, tmp_path, "--probability", "--format", "skops")
+    joblib_result, _, joblib_sidecar = train_in_process(job, tmp_path / "joblib", "--probability")
+    assert sorted(p.name for p in result.output_dir.iterdir()) == ["confusion_matrix.png", "model.json", "model.skops"]
+    assert check_model_dir(result.output_dir) == sidecar
+    assert (sidecar["format"], sidecar["model_file"], sidecar["serialization_format"]) == (2, "model.skops", "skops")
+    path = result.output_dir / "model.skops"
+    assert sidecar["trusted_types"] == skops.io.get_untrusted_types(file=path) != []
+    assert sidecar["params"]["format"] == "skops" and "format" not in joblib_sidecar["params"]
+    model = skops.io.load(path, trusted=sidecar["trusted_types"])
+    reference = joblib.load(joblib_result.output_dir / "model.joblib")
+    rows = np.asarray(sidecar["input_sample"] + [[6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]])
+    assert model.predict_proba(rows).tolist() == reference.predict_proba(rows).tolist()
+    assert sidecar["output_sample"] == joblib_sidecar["output_sample"]
+
+
 def test_to_argv_round_trips(job):
     argv = ["--kernel", "poly", "--penalty", "1.5", "--test-size", "0.3", "--probability", "--data", "d.csv",
             "--label", "y", "--output-dir", "o"]
     args = job.train_args.parse_args(argv)
     assert job.train_args.parse_args(job.train_args.to_argv(args)) == args
+    assert "--format" not in job.train_args.to_argv(args)  # the default is left out, as before --format existed
+    skops_args = job.train_args.parse_args([*argv, "--format", "skops"])
+    assert job.train_args.parse_args(job.train_args.to_argv(skops_args)) == skops_args
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -103,6 +125,7 @@ def test_to_argv_round_trips(job):
     (["--test-size", "1"], "expected a fraction between 0 and 1"),
     (["--penalty", "nan"], "expected a finite number"),
     (["--label", "species"], "--label applies to --data"),
+    (["--format", "pickle"], "argument --format: invalid choice: 'pickle' (choose from 'joblib', 'skops')"),
 ])
 def test_bad_arguments_raise_usage_error(job, argv, message):
     with pytest.raises(job.train_args.UsageError, match=re.escape(message)):
@@ -148,6 +171,11 @@ def test_bare_train_py_runs_from_a_copy_of_the_snapshot_with_the_job_environment
     metrics = json.loads((outputs / "metrics.json").read_text())
     assert list(metrics) == METRIC_NAMES and round(metrics["Accuracy"], 4) == 0.9737
     assert check_model_dir(outputs)["run_id"] is None
+    # The job environment carries skops too (training/sklearn-env.yml), so `submit --format skops` can run there.
+    done = subprocess.run([job_python, "train.py", "--format", "skops", "--output-dir", "skops-out"], cwd=snapshot,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert check_model_dir(snapshot / "skops-out")["serialization_format"] == "skops"
 
 
 def test_bare_train_py_exits_2_on_bad_data(tmp_path):

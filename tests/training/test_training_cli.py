@@ -56,7 +56,7 @@ def test_models_list_show_json_and_table(cli, iris_model_dir):
     _, out, _ = cli("models", "list", "--tag", "stage=dev", "--json")
     assert [m["version"] for m in json.loads(out)] == [1]
     _, out, _ = cli("models", "list")
-    assert out.splitlines()[0].split() == ["NAME", "VERSION", "CREATED", "RUN", "TAGS"]
+    assert out.splitlines()[0].split() == ["NAME", "VERSION", "FORMAT", "CREATED", "RUN", "TAGS"]
     assert len(out.splitlines()) == 3 and "stage=dev" in out.splitlines()[1]
     code, out, _ = cli("models", "show", "iris:1", "--json")
     shown = json.loads(out)

@@ -71,7 +71,8 @@ def train(args: argparse.Namespace, *, logger=None, output_dir: Path | None = No
     write_confusion_matrix_png(output_dir / "confusion_matrix.png", matrix, labels.tolist(),
                                f"SVC kernel={args.kernel} C={args.penalty:g}")
     write_model_dir(output_dir, model, dataset.X, dataset.feature_names, params=params_of(args), metrics=metrics,
-                    data_fingerprint=fingerprint(dataset), run_id=logger.run_id)
+                    data_fingerprint=fingerprint(dataset), run_id=logger.run_id,
+                    serialization_format=args.serialization_format)
     return TrainResult(metrics, output_dir)
 
 

@@ -7,6 +7,7 @@ import argparse
 import math
 
 KERNELS = ("linear", "poly", "rbf", "sigmoid")
+SERIALIZATION_FORMATS = ("joblib", "skops")
 DEFAULT_OUTPUT_DIR = "outputs"
 
 
@@ -39,6 +40,10 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", metavar="DIR", default=None,
                         help="where model.joblib, model.json and confusion_matrix.png go "
                         f"(default: {DEFAULT_OUTPUT_DIR})")
+    parser.add_argument("--format", dest="serialization_format", default="joblib", choices=SERIALIZATION_FORMATS,
+                        help="how the model is saved: joblib (model.joblib, a pickle, what Azure ML's no-code "
+                        "deployment loads) or skops (model.skops, which loads without running code from the file; "
+                        "needs skops) (default: joblib)")
     return parser
 
 
@@ -59,6 +64,8 @@ def to_argv(args: argparse.Namespace) -> list[str]:
     for option, value in (("--data", args.data), ("--label", args.label), ("--output-dir", args.output_dir)):
         if value is not None:
             argv += [option, str(value)]
+    if args.serialization_format != "joblib":
+        argv += ["--format", args.serialization_format]
     return argv
 
 
@@ -68,6 +75,8 @@ def params_of(args: argparse.Namespace) -> dict:
               "probability": args.probability}
     if args.data is not None:
         params.update(data=str(args.data), label=args.label)
+    if args.serialization_format != "joblib":  # recorded when it differs, so joblib runs keep their parameters
+        params["format"] = args.serialization_format
     return params
 
 

@@ -1,7 +1,9 @@
-"""The writer side of the model directory (docs/model-directory.md): model.joblib, model.json, confusion_matrix.png.
+"""The writer side of the model directory (docs/model-directory.md): model.joblib or model.skops, model.json,
+confusion_matrix.png.
 
-Part of the Azure ML snapshot (training/job/): stdlib, numpy, scikit-learn, joblib and matplotlib only, plus
-model_format.py, the repository's format module that this folder carries a copy of (``make vendor``).
+Part of the Azure ML snapshot (training/job/): stdlib, numpy, scikit-learn, joblib and matplotlib only (skops for
+``--format skops``), plus model_format.py, the repository's format module that this folder carries a copy of
+(``make vendor``).
 """
 
 import platform
@@ -12,27 +14,40 @@ import joblib
 import numpy as np
 import sklearn
 
-from model_format import FORMAT, MODEL_FILE, sha256_file, write_sidecar
+from model_format import SERIALIZATIONS, sha256_file, write_sidecar
 
 
-def write_model_dir(output_dir: Path, model, X, feature_names, *, params, metrics, data_fingerprint, run_id) -> Path:
-    """Write ``model.joblib`` then ``model.json`` (format 1) into ``output_dir``; return the sidecar path.
+def write_model_dir(output_dir: Path, model, X, feature_names, *, params, metrics, data_fingerprint, run_id,
+                    serialization_format: str = "joblib") -> Path:
+    """Write the model file then ``model.json`` into ``output_dir``; return the sidecar path.
 
-    model.json is validated, written last and renamed into place (model_format.write_sidecar), so a directory with a
-    model.json is complete and valid.
+    joblib: ``model.joblib`` and a format-1 sidecar, as before. skops: ``model.skops`` (``skops.io.dump``) and a
+    format-2 sidecar whose ``trusted_types`` are what ``skops.io.get_untrusted_types`` lists for the written file,
+    the only types beyond skops' defaults a reader will trust. model.json is validated, written last and renamed
+    into place (model_format.write_sidecar), so a directory with a model.json is complete and valid.
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    model_path = output_dir / MODEL_FILE
-    joblib.dump(model, model_path)
+    model_file, version = SERIALIZATIONS[serialization_format]
+    model_path = output_dir / model_file
+    if serialization_format == "skops":
+        import skops.io  # only this format needs it
+
+        skops.io.dump(model, model_path)
+        serialization = {"serialization_format": "skops",
+                         "trusted_types": skops.io.get_untrusted_types(file=model_path)}
+    else:
+        joblib.dump(model, model_path)
+        serialization = {}
     matrix = np.asarray(X, dtype=np.float64)
     sample = matrix[:5]
     sample_input = X.iloc[:5] if hasattr(X, "iloc") else sample
     is_classifier = hasattr(model, "classes_")
     sidecar = {
-        "format": FORMAT,
-        "model_file": MODEL_FILE,
+        "format": version,
+        "model_file": model_file,
         "sha256": sha256_file(model_path),
+        **serialization,
         "sklearn_version": sklearn.__version__,
         "python_version": platform.python_version(),
         "estimator": f"{type(model).__module__}.{type(model).__qualname__}",
