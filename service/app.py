@@ -69,7 +69,7 @@ def create_app(
     for warning in settings.warnings:
         logger.warning(warning)
 
-    model_info = check_model_dir(settings.model_dir, verify=verify_model)
+    model_info = check_model_dir(settings.model_dir, verify=verify_model, trusted_types=settings.model_trusted_types)
     script = load_entry_script(settings.entry_script)
     runner = Runner(script, timeout_ms=settings.scoring_timeout_ms, threads=settings.max_concurrent_runs)
     swagger = build_documents(

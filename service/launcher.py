@@ -167,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     from service.model_dir import ModelDirError
 
     try:
-        check_model_dir(settings.model_dir, require_sidecar=settings.is_no_code)
+        check_model_dir(
+            settings.model_dir, require_sidecar=settings.is_no_code, trusted_types=settings.model_trusted_types
+        )
     except ModelDirError as exc:
         logger.critical("Refusing to start: %s", exc)
         return EXIT_BOOT

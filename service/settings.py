@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +101,9 @@ class Settings:
     """AZUREML_LOG_LEVEL: DEBUG, INFO, WARNING, ERROR or CRITICAL (the reference parses it but never applies it)."""
     log_format: str = "text"
     """LOG_FORMAT: "text" (the reference's line format) or "json" (one JSON object per line)."""
+    model_trusted_types: tuple[str, ...] = ()
+    """MODEL_TRUSTED_TYPES: comma-separated fully qualified type names a skops model may hold beyond those its
+    model.json records as trusted (a pickle model is not affected). Empty: trust exactly what model.json records."""
     metrics_dir: Path | None = None
     """PROMETHEUS_MULTIPROC_DIR: shared by the workers so /metrics counts across them (the launcher creates one)."""
     warnings: tuple[str, ...] = ()
@@ -174,6 +178,7 @@ class Settings:
             api_key=_api_key(env),
             log_level=_choice("AZUREML_LOG_LEVEL", get("AZUREML_LOG_LEVEL"), "INFO", _LOG_LEVELS, upper=True),
             log_format=_choice("LOG_FORMAT", get("LOG_FORMAT"), "text", ("text", "json")),
+            model_trusted_types=parse_trusted_types(env.get("MODEL_TRUSTED_TYPES")),
             metrics_dir=Path(metrics_dir) if metrics_dir else None,
             warnings=tuple(warnings),
         )
@@ -185,6 +190,25 @@ class Settings:
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_TYPE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
+
+
+def parse_trusted_types(value: str | None) -> tuple[str, ...]:
+    """MODEL_TRUSTED_TYPES as a tuple of type names; also read by the no-code entry script, which gets no Settings.
+
+    Raises
+    ------
+    SettingsError
+        An entry is not a fully qualified name such as ``sklearn.tree._tree.Tree``.
+    """
+    names = tuple(name.strip() for name in (value or "").split(",") if name.strip())
+    bad = [name for name in names if not _TYPE_NAME.fullmatch(name)]
+    if bad:
+        raise SettingsError(
+            f"MODEL_TRUSTED_TYPES must be a comma-separated list of fully qualified type names such as "
+            f"sklearn.tree._tree.Tree, got {_quote(bad[0])}."
+        )
+    return names
 
 
 def _quote(value: object) -> str:

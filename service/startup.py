@@ -22,8 +22,8 @@ def export_environment(settings: Settings, environ: MutableMapping[str, str] | N
 
     Every value is the one in effect: ``AML_APP_ROOT`` is the settings' app root (the variable's value when it was
     set, as the reference's ``setdefault`` keeps it, else the working directory). ``AZUREML_ENTRY_SCRIPT`` is left
-    alone for the no-code script (the reference has none), and ``AZUREML_MODEL_DIR`` / ``AML_CORS_ORIGINS`` are set
-    only when configured.
+    alone for the no-code script (the reference has none), and ``AZUREML_MODEL_DIR`` / ``AML_CORS_ORIGINS`` /
+    ``MODEL_TRUSTED_TYPES`` are set only when configured.
     """
     env = os.environ if environ is None else environ
     env["AML_APP_ROOT"] = str(settings.app_root)
@@ -40,6 +40,8 @@ def export_environment(settings: Settings, environ: MutableMapping[str, str] | N
         env["HTTP_X_MS_SERVER_VERSION"] = settings.server_version_header
     if settings.cors_origins:
         env.setdefault("AML_CORS_ORIGINS", ", ".join(settings.cors_origins))
+    if settings.model_trusted_types:  # what the no-code script's init() reads (entry scripts get no Settings)
+        env["MODEL_TRUSTED_TYPES"] = ",".join(settings.model_trusted_types)
 
 
 def settings_lines(settings: Settings) -> list[str]:
