@@ -19,6 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from bench import idle_probe, mlflow_peer, protocols, report
+from bench.args import positive_int
 from bench.configs import MAIN_WORKLOADS, PROBE_READ_TIMEOUT_S, probe_spec, server_specs
 from bench.runner import Plan, run_plan
 from bench.servers import REPO_ROOT, RunningServer, ServerStartError
@@ -28,20 +29,10 @@ from bench.wrk import ensure_wrk, wrk_version
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "latest.json"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke-test counts and 1 repetition (for CI)")
-    parser.add_argument("--reps", type=_positive_int, help="repetitions per figure (default 3, --quick 1)")
+    parser.add_argument("--reps", type=positive_int, help="repetitions per figure (default 3, --quick 1)")
     parser.add_argument(
         "--client",
         choices=("auto", "wrk", "python"),
@@ -58,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--with-mlflow", action="store_true", help="also run (d) MLflow models serve (builds .venv-mlflow once)"
     )
-    parser.add_argument("--time-limit", type=_positive_int, default=120, help="seconds allowed per load run")
+    parser.add_argument("--time-limit", type=positive_int, default=120, help="seconds allowed per load run")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output (default bench/results/latest.json)")
     return parser.parse_args(argv)
 

@@ -167,29 +167,29 @@ probe score "http://127.0.0.1:$baked_port" "$model_dir/model.json"
 echo "PASS baked model (--build-arg MODEL_DIR) served by a mounted entry script (AZUREML_ENTRY_SCRIPT)"
 podman_quiet rm -f -t 0 "$name-baked" >/dev/null
 
-# --- the training image: same pins as the service image; the model it trains is served by the service image
+# --- the training image: same pins as the service image; the skops model it trains is served by the service image
 wait "$train_build_pid" || { cat "$work/train-build.out"; train_build_pid=""; fail "build of $TRAIN_IMAGE"; }
 train_build_pid=""
 echo "PASS built $TRAIN_IMAGE (in parallel, done $((SECONDS - train_build_start)) s after it started)"
-versions='import sklearn, numpy, scipy, joblib as j; print(sklearn.__version__, numpy.__version__, scipy.__version__,
-j.__version__)'
+versions='import sklearn, numpy, scipy, joblib as j, skops; print(sklearn.__version__, numpy.__version__,
+scipy.__version__, j.__version__, skops.__version__)'
 serve_pins=$(podman_quiet run --rm --entrypoint python "$IMAGE" -c "$versions") || fail "reading $IMAGE's pins"
 train_pins=$(podman_quiet run --rm --entrypoint python "$TRAIN_IMAGE" -c "$versions") \
     || fail "reading $TRAIN_IMAGE's pins"
 if [ "$serve_pins" != "$train_pins" ]; then
-    fail "scikit-learn numpy scipy joblib: service image $serve_pins, training image $train_pins"
+    fail "scikit-learn numpy scipy joblib skops: service image $serve_pins, training image $train_pins"
 fi
-echo "PASS scikit-learn numpy scipy joblib versions equal in both images: $serve_pins"
+echo "PASS scikit-learn numpy scipy joblib skops versions equal in both images: $serve_pins"
 trained=$work/trained/sklearn-iris/2
 mkdir -p "$trained"
 chown 1000:1000 "$trained" 2>/dev/null || chmod 777 "$trained"
-podman_quiet run --rm -v "$trained:/job/outputs" "$TRAIN_IMAGE" --kernel linear >"$work/train.log" 2>&1 \
+podman_quiet run --rm -v "$trained:/job/outputs" "$TRAIN_IMAGE" --kernel linear --format skops >"$work/train.log" 2>&1 \
     || { tail -n 20 "$work/train.log"; fail "training in $TRAIN_IMAGE"; }
-if [ ! -f "$trained/model.json" ] || [ ! -f "$trained/model.joblib" ]; then
-    fail "no model.json + model.joblib in the training outputs"
+if [ ! -f "$trained/model.json" ] || [ ! -f "$trained/model.skops" ]; then
+    fail "no model.json + model.skops in the training outputs (train.py --format skops)"
 fi
 [ "$(stat -c %u "$trained/model.json")" = 1000 ] || fail "model.json was not written by uid 1000"
-echo "PASS training image wrote a model directory as uid 1000 ($(grep -o 'Accuracy[^,]*' "$work/train.log" | head -1))"
+echo "PASS training image wrote a skops model directory as uid 1000 ($(grep -o 'Accuracy[^,]*' "$work/train.log" | head -1))"
 current=$name-trained
 trained_port=$(free_port)
 podman_quiet run -d --name "$name-trained" -p "127.0.0.1:$trained_port:5001" \
@@ -197,7 +197,7 @@ podman_quiet run -d --name "$name-trained" -p "127.0.0.1:$trained_port:5001" \
     -e AZUREML_MODEL_DIR=/var/azureml-app/azureml-models/sklearn-iris/2 "$IMAGE" >/dev/null || fail "podman run $IMAGE"
 probe wait-ready "http://127.0.0.1:$trained_port" --attempts 60
 probe score "http://127.0.0.1:$trained_port" "$trained/model.json"
-echo "PASS the model trained in $TRAIN_IMAGE is served by $IMAGE"
+echo "PASS the skops model trained in $TRAIN_IMAGE is served by $IMAGE"
 podman_quiet rm -f -t 0 "$name-trained" >/dev/null
 
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")

@@ -118,15 +118,15 @@ def test_load_verified_refuses_a_tampered_model(iris_model_dir, tmp_path):
 
 
 def _other_format(model_dir, target):
-    """A copy of ``model_dir`` whose model.json says format 2 (the model file and its sha256 unchanged)."""
+    """A copy of ``model_dir`` whose model.json says format 3 (the model file and its sha256 unchanged)."""
     shutil.copytree(model_dir, target)
     sidecar = json.loads((target / "model.json").read_text())
-    (target / "model.json").write_text(json.dumps({**sidecar, "format": 2}))
+    (target / "model.json").write_text(json.dumps({**sidecar, "format": 3}))
     return target
 
 
 def test_load_verified_refuses_a_sidecar_the_contract_refuses(iris_model_dir, tmp_path):
-    with pytest.raises(ModelDirError, match="has format 2, but this version reads format 1"):
+    with pytest.raises(ModelDirError, match="has format 3, but this version reads formats 1 and 2"):
         load_verified(_other_format(iris_model_dir, tmp_path / "m"))
 
 
@@ -137,7 +137,7 @@ def test_proba_entry_script_checks_the_model_directory_with_model_format(
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     monkeypatch.setenv("AZUREML_MODEL_DIR", str(_other_format(iris_model_dir, tmp_path / "m")))
-    with pytest.raises(ModelDirError, match="has format 2"):
+    with pytest.raises(ModelDirError, match="has format 3"):
         script.init()
     monkeypatch.setenv("AZUREML_MODEL_DIR", str(iris_proba_model_dir))
     script.init()
@@ -157,7 +157,7 @@ def test_mlflow_model_refuses_a_sidecar_the_contract_refuses_with_status_2(iris_
         text=True,
         timeout=300,
     )
-    assert done.returncode == 2 and "has format 2, but this version reads format 1" in done.stderr, done.stderr
+    assert done.returncode == 2 and "has format 3, but this version reads formats 1 and 2" in done.stderr, done.stderr
     assert not (tmp_path / "out").exists()
 
 
@@ -225,3 +225,17 @@ def test_a_server_that_never_gets_ready_is_stopped(tmp_path):
     with pytest.raises(Exception, match="silent was not ready on GET / within 1 s"):
         server.start()
     assert server.proc.poll() is not None
+
+
+def test_load_times_measures_both_formats_of_both_models(capsys):
+    from bench import load_times
+
+    assert load_times.main(["--rounds", "1"]) == 0
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert [row[0].strip() for row in rows[1:]] == ["iris SVC (linear)", "random forest, 100 trees"]
+    for row in rows[1:]:
+        figures = [float(cell) for cell in row[1:]]
+        assert len(figures) == 7 and all(value > 0 for value in figures)
+    with pytest.raises(SystemExit) as bad:
+        load_times.main(["--rounds", "0"])
+    assert bad.value.code == 2

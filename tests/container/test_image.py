@@ -47,9 +47,9 @@ def test_ci_check_builds_runs_and_probes_the_image(engine_available, iris_model_
         "PASS a wrong --build-arg MODEL_DIR fails the build",
         "PASS baked model (--build-arg MODEL_DIR) served by a mounted entry script",
         "PASS hadolint docker/Dockerfile.train",
-        "PASS scikit-learn numpy scipy joblib versions equal in both images",
-        "PASS training image wrote a model directory as uid 1000",
-        "PASS the model trained in localhost/sklearn-train:ci is served by localhost/sklearn-scoring:ci",
+        "PASS scikit-learn numpy scipy joblib skops versions equal in both images",
+        "PASS training image wrote a skops model directory as uid 1000",
+        "PASS the skops model trained in localhost/sklearn-train:ci is served by localhost/sklearn-scoring:ci",
         "IMAGE localhost/sklearn-scoring:ci size",
     ):
         assert expected in result.stdout, f"missing {expected!r} in:\n{output[-6000:]}"
