@@ -59,14 +59,16 @@ def build_batch_deployment(spec: BatchDeploySpec, model: str, environment):
         raise AzureError("A batch deployment needs its driver's staged source directory.")
     entities = _entities()
     settings = entities.ModelBatchDeploymentSettings(
-        mini_batch_size=spec.mini_batch_size, instance_count=spec.instance_count,
-        max_concurrency_per_instance=spec.max_concurrency_per_instance, output_action=spec.output_action,
-        output_file_name=spec.output_file_name, error_threshold=spec.error_threshold,
+        mini_batch_size=spec.mini_batch_size, max_concurrency_per_instance=spec.max_concurrency_per_instance,
+        output_action=spec.output_action, output_file_name=spec.output_file_name, error_threshold=spec.error_threshold,
         retry_settings=entities.BatchRetrySettings(max_retries=spec.retries, timeout=spec.timeout),
         logging_level=spec.logging_level)
     return entities.ModelBatchDeployment(
         name=spec.deployment_name, endpoint_name=spec.endpoint_name, model=model, environment=environment,
         compute=spec.compute.name, settings=settings,
+        # the node count as `resources` only: given in `settings` too, the SDK dumps it twice and its own loader
+        # then refuses the file ("Can't set instance_count when resources is provided")
+        resources=entities.ResourceConfiguration(instance_count=spec.instance_count),
         code_configuration=entities.CodeConfiguration(code=str(spec.source_dir), scoring_script=spec.driver))
 
 

@@ -7,8 +7,6 @@ tests (an Azure-shaped init() / run(mini_batch)), in a copy of the repository's 
 
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +17,7 @@ from fake_arm import STORAGE, WORKSPACE_PATH  # noqa: E402
 from training.azure.backend import Connection  # noqa: E402
 from training.azure.batch_spec import BatchDeploySpec, BatchInvokeSpec  # noqa: E402
 from training.azure.errors import AzureError, RunFailed  # noqa: E402
-from training.azure.spec import CONDA_FILE, DEFAULT_BASE_IMAGE, REPO_ROOT, ComputeSpec  # noqa: E402
+from training.azure.spec import CONDA_FILE, DEFAULT_BASE_IMAGE, ComputeSpec  # noqa: E402
 from training.azure.v2 import AzureBackend  # noqa: E402
 from training.azure.v2_batch import deploy_batch, invoke_batch  # noqa: E402
 from training.azure.v2_objects import content_version  # noqa: E402
@@ -28,33 +26,8 @@ CONNECTION = Connection(timeout=60)
 ENV_VERSION = content_version(DEFAULT_BASE_IMAGE, CONDA_FILE.read_bytes())
 ENV_ID = f"{WORKSPACE_PATH}/environments/sklearn-iris/versions/{ENV_VERSION}"
 CLUSTER = {"properties": {"computeType": "AmlCompute", "properties": {"vmSize": "STANDARD_D2_V2"}}}
-DRIVER = "service/batch/driver.py"
-# In the shape of Azure's published batch scoring scripts: init() once per process, run() once per mini-batch.
-DRIVER_SOURCE = '''"""A test batch driver: one prediction line per input file."""
-import os
-
-
-def init():
-    global model_dir
-    model_dir = os.environ["AZUREML_MODEL_DIR"]
-
-
-def run(mini_batch):
-    return [f"{os.path.basename(path)},0" for path in mini_batch]
-'''
+DRIVER = "service/batch/driver.py"  # where the repository fixture (conftest.py) puts its driver
 SCORING = "https://iris-batch.westeurope.inference.ml.azure.com/jobs"
-
-
-@pytest.fixture
-def repository(tmp_path) -> Path:
-    """A repository layout with the service package, model_format.py and the test's batch driver."""
-    root = tmp_path / "repository"
-    shutil.copytree(REPO_ROOT / "service", root / "service",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    (root / "service" / "batch").mkdir(exist_ok=True)
-    (root / "service" / "batch" / "driver.py").write_text(DRIVER_SOURCE)
-    shutil.copy2(REPO_ROOT / "model_format.py", root / "model_format.py")
-    return root
 
 
 @pytest.fixture
