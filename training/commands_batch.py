@@ -92,7 +92,8 @@ def register(subparsers) -> None:
         description="Score INPUT with the batch endpoint's default deployment (or --deployment-name): a job in the "
                     "workspace, whose name and the `az ml job` commands to follow it and download its output are "
                     "printed. INPUT is a datastore path (azureml://datastores/NAME/paths/PATH), a data asset "
-                    "(azureml:NAME:VERSION), an https URI, or a local file or folder (uploaded first).")
+                    "(azureml:NAME:VERSION), an https URI, or a local file or folder (uploaded first). --backend v2 "
+                    "only: v1 has no batch endpoints.")
     invoke.add_argument("--endpoint-name", required=True, help="batch endpoint name")
     invoke.add_argument("--input", required=True, metavar="INPUT", help="what to score (see above)")
     invoke.add_argument("--input-type", choices=INPUT_TYPES,

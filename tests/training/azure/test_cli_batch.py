@@ -198,3 +198,15 @@ def test_cli_failed_deployment_and_job_exit_3(cli_v2):
     code, out, err = cli(*INVOKE, "--input", "azureml://datastores/workspaceblobstore/paths/iris/", "--wait")
     assert code == 3, err
     assert "Batch scoring job batchjob-1 ended as Failed" in err
+
+
+def test_help_says_batch_endpoints_are_v2_only(cli):
+    for command in ("deploy-batch", "invoke-batch"):
+        code, out, err = cli(command, "--help")
+        text = " ".join(out.split())
+        assert code == 0, err
+        assert "(SDK v2 only)" in text or "--backend v2 only" in text, command
+    code, out, _ = cli("deploy-batch", "--help")
+    text = " ".join(out.split())
+    assert "v1 has no batch endpoints (its ParallelRunStep is pipeline-only)" in text
+    assert "--mini-batch-timeout SECONDS" in text and "default service/batch/driver.py" in text
