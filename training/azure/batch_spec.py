@@ -106,6 +106,11 @@ class BatchInvokeSpec:
     output_path: str | None = None
     deployment_name: str | None = None  # None: the endpoint's default deployment
 
+    @property
+    def is_local(self) -> bool:
+        """Whether the input is a path on this machine (uploaded with the job) rather than in Azure or on the web."""
+        return not self.input.startswith(("azureml:", "https://"))
+
     def resolved_input_type(self) -> str:
         """``input_type``, or the type the input itself says (a local file: uri_file; anything else: uri_folder).
 
@@ -123,14 +128,14 @@ class BatchInvokeSpec:
             raise AzureError(f"Output path {self.output_path!r} is not a datastore path; expected "
                              "azureml://datastores/NAME/paths/FOLDER/, e.g. "
                              "azureml://datastores/workspaceblobstore/paths/batch-scores/.")
-        remote = self.input.startswith(("azureml://", "https://"))
         if self.input.startswith("azureml://") and not DATASTORE_PATH.fullmatch(self.input):
             raise AzureError(f"Input {self.input!r} is not a datastore path; expected "
                              "azureml://datastores/NAME/paths/PATH.")
-        if self.input.startswith("azureml:") and not remote and not DATA_ASSET.fullmatch(self.input):
+        if self.input.startswith("azureml:") and not self.input.startswith("azureml://") \
+                and not DATA_ASSET.fullmatch(self.input):
             raise AzureError(f"Input {self.input!r} is not a data asset reference; expected azureml:NAME:VERSION "
                              "or azureml:NAME@latest.")
-        if self.input.startswith("azureml:") or remote:
+        if not self.is_local:
             return self.input_type or "uri_folder"
         local = Path(self.input)
         if not local.exists():

@@ -102,8 +102,7 @@ def invoke_arguments(spec: BatchInvokeSpec) -> dict:
     """
     ml = require_sdk("azure.ai.ml", sdk=V2)
     input_type = spec.resolved_input_type()
-    local = not spec.input.startswith(("azureml:", "https://"))
-    path = str(Path(spec.input).resolve()) if local else spec.input
+    path = str(Path(spec.input).resolve()) if spec.is_local else spec.input
     arguments = {"endpoint_name": spec.endpoint_name, "inputs": {"input_data": ml.Input(type=input_type, path=path)}}
     if spec.output_path:
         arguments["outputs"] = {OUTPUT_NAME: ml.Output(type="uri_folder", path=spec.output_path)}
@@ -115,14 +114,13 @@ def invoke_arguments(spec: BatchInvokeSpec) -> dict:
 def describe_invoke(spec: BatchInvokeSpec) -> str:
     """What ``invoke-batch --dry-run`` prints: the input, what is uploaded, the output, and the ``az ml`` twin."""
     input_type = spec.resolved_input_type()
-    local = not spec.input.startswith(("azureml:", "https://"))
     command = ["az", "ml", "batch-endpoint", "invoke", "--name", spec.endpoint_name, "--input", spec.input,
                "--input-type", input_type]
     command += ["--deployment-name", spec.deployment_name] if spec.deployment_name else []
     command += ["--output-path", spec.output_path] if spec.output_path else []
     lines = [f"endpoint: {spec.endpoint_name} (deployment: {spec.deployment_name or 'the default'})",
              f"input: {spec.input} ({input_type}" + (", a local path uploaded to the workspace's default "
-                                                     "datastore first)" if local else ")"),
+                                                     "datastore first)" if spec.is_local else ")"),
              f"output: {spec.output_path or 'the job default (azureml://datastores/workspaceblobstore/...)'}",
              f"with az ml: {shlex.join(command)}"]
     return "\n".join(lines)
@@ -185,8 +183,9 @@ def _create_deployment(ml, deployment) -> str:
 def invoke_batch(ml, spec: BatchInvokeSpec, connection: Connection, *, wait: bool) -> Outcome:
     """Submit a scoring job; print how to follow it and fetch its output; with ``wait``, stream it to its end."""
     arguments = invoke_arguments(spec)
+    # a local input is uploaded inside the call: as long as the data takes, so not bounded by the call timeout
     job = v2_call(f"invoke batch endpoint {spec.endpoint_name}", lambda: ml.batch_endpoints.invoke(**arguments),
-                  connection.timeout)
+                  None if spec.is_local else connection.timeout)
     where = f"--resource-group {ml.resource_group_name} --workspace-name {ml.workspace_name}"
     print(f"Submitted batch scoring job {job.name} to endpoint {spec.endpoint_name}\n"
           f"Follow it:       az ml job stream --name {job.name} {where}\n"
