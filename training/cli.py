@@ -13,7 +13,7 @@ from training.errors import TrainingError
 
 # Each module exposes register(subparsers) adding its subcommands, each with a ``func(args) -> int`` default.
 COMMAND_MODULES = ("training.commands_train", "training.commands_models", "training.commands_runs",
-                   "training.commands_azure")
+                   "training.commands_azure", "training.commands_batch")
 
 
 def build_parser() -> argparse.ArgumentParser:

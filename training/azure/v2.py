@@ -14,7 +14,7 @@ from training.azure.backend import Connection, Outcome
 from training.azure.deploy import sample_request
 from training.azure.errors import AzureError, RunFailed, WorkspaceUnreachable
 from training.azure.sdk import require_sdk
-from training.azure.spec import DeploySpec, JobSpec, RegisterSpec, SweepSpec
+from training.azure.spec import ComputeSpec, DeploySpec, JobSpec, RegisterSpec, SweepSpec
 from training.azure.v2_objects import (
     build_command_job,
     build_compute,
@@ -53,17 +53,21 @@ class AzureBackend:
     def __init__(self, connect: Callable[[Connection], object] = _connect):
         self._connect = connect
 
+    def client(self, connection: Connection):
+        """The ``MLClient`` of ``connection`` (what the batch commands of v2_batch.py call with)."""
+        return self._connect(connection)
+
     # Offline: the entities, as YAML for the dry run or as files for --emit-yaml.
 
     def job_entities(self, job: JobSpec) -> list:
         """The environment to register (none when curated) and the command job."""
         environment = build_environment(job.environment)
-        return [*_registrable(environment), build_command_job(job, environment_reference(environment))]
+        return [*registrable(environment), build_command_job(job, environment_reference(environment))]
 
     def sweep_entities(self, sweep: SweepSpec) -> list:
         """The environment to register (none when curated) and the sweep job."""
         environment = build_environment(sweep.job.environment)
-        return [*_registrable(environment), build_sweep_job(sweep, environment_reference(environment))]
+        return [*registrable(environment), build_sweep_job(sweep, environment_reference(environment))]
 
     def register_entities(self, register: RegisterSpec) -> list:
         """The model of a local model directory."""
@@ -71,9 +75,9 @@ class AzureBackend:
 
     def deploy_entities(self, deploy: DeploySpec) -> list:
         """The environment (conda, or the container image's), the endpoint and the deployment."""
-        environment = _deployment_environment(deploy)
+        environment = deployment_environment(deploy)
         deployment = build_deployment(deploy, model_reference(deploy), environment_reference(environment))
-        return [*_registrable(environment), build_endpoint(deploy), deployment]
+        return [*registrable(environment), build_endpoint(deploy), deployment]
 
     def describe_job(self, job: JobSpec) -> str:
         """The environment and command job as ``az ml`` YAML, offline."""
@@ -103,12 +107,12 @@ class AzureBackend:
                    register: RegisterSpec | None) -> Outcome:
         """Submit the command job; with ``wait`` (implied by ``register``) stream it, then register its outputs."""
         ml = self._connect(connection)
-        environment = _ensure_environment(ml, build_environment(job.environment), connection)
-        _ensure_compute(ml, job, connection)
+        environment = ensure_environment(ml, build_environment(job.environment), connection)
+        ensure_compute(ml, job.compute, connection)
         submitted = _submit(ml, build_command_job(job, environment), job.experiment, connection)
         if not (wait or register):
             return Outcome(submitted.name, "Submitted", submitted.studio_url)
-        status = _wait(ml, submitted.name, "Job", connection)
+        status = wait_for_job(ml, submitted.name, "Job", connection)
         model = _register_job(ml, submitted.name, register, connection)
         return Outcome(submitted.name, status, submitted.studio_url, model=model)
 
@@ -116,12 +120,12 @@ class AzureBackend:
                      register: RegisterSpec | None) -> Outcome:
         """Submit the sweep job; with ``wait`` (implied by ``register``) stream it, register the best trial."""
         ml = self._connect(connection)
-        environment = _ensure_environment(ml, build_environment(sweep.job.environment), connection)
-        _ensure_compute(ml, sweep.job, connection)
+        environment = ensure_environment(ml, build_environment(sweep.job.environment), connection)
+        ensure_compute(ml, sweep.job.compute, connection)
         submitted = _submit(ml, build_sweep_job(sweep, environment), sweep.job.experiment, connection)
         if not (wait or register):
             return Outcome(submitted.name, "Submitted", submitted.studio_url)
-        status = _wait(ml, submitted.name, "Sweep", connection)
+        status = wait_for_job(ml, submitted.name, "Sweep", connection)
         finished = v2_call(f"read sweep {submitted.name}", lambda: ml.jobs.get(submitted.name), connection.timeout)
         best = (finished.properties or {}).get(BEST_CHILD)
         if not best:
@@ -149,10 +153,10 @@ class AzureBackend:
         model = v2_call(f"find model {deploy.model_name} in the workspace",
                         lambda: ml.models.get(deploy.model_name, version=version, label=None if version else "latest"),
                         connection.timeout)
-        environment = _ensure_environment(ml, _deployment_environment(deploy), connection)
+        environment = ensure_environment(ml, deployment_environment(deploy), connection)
         deployment = build_deployment(deploy, f"azureml:{model.name}:{model.version}", environment)
         _ensure_endpoint(ml, deploy, connection)
-        state = _text(_create_deployment(ml, deployment, connection).provisioning_state)
+        state = state_text(_create_deployment(ml, deployment, connection).provisioning_state)
         endpoint = v2_call(f"read endpoint {deploy.service_name}", lambda: ml.online_endpoints.get(deploy.service_name),
                            connection.timeout)
         endpoint.traffic = {deploy.deployment_name: 100}
@@ -163,20 +167,20 @@ class AzureBackend:
                        sample_request=sample_request(endpoint.scoring_uri, model.properties, no_code=False, auth=True))
 
 
-def _text(state) -> str:
+def state_text(state) -> str:
     """A state as plain text: azure-ai-ml returns str enums for known states (JobStatus, ProvisioningState)."""
     return str(getattr(state, "value", state))
 
 
-def _registrable(environment) -> list:
+def registrable(environment) -> list:
     return [] if isinstance(environment, str) else [environment]
 
 
-def _deployment_environment(deploy: DeploySpec):
+def deployment_environment(deploy: DeploySpec):
     return build_container_environment(deploy) if deploy.image else build_environment(deploy.environment)
 
 
-def _exists(action: str, get: Callable[[], object], connection: Connection) -> bool:
+def exists(action: str, get: Callable[[], object], connection: Connection) -> bool:
     """Whether ``get()`` finds the resource: False when Azure answers not found; any other failure raises."""
     not_found = require_sdk("azure.core.exceptions", sdk="v2").ResourceNotFoundError
     try:
@@ -188,12 +192,12 @@ def _exists(action: str, get: Callable[[], object], connection: Connection) -> b
     return True
 
 
-def _ensure_environment(ml, environment, connection: Connection) -> str:
+def ensure_environment(ml, environment, connection: Connection) -> str:
     """Register the environment unless this content version already exists; return its reference."""
     if isinstance(environment, str):
         return environment
     name = f"{environment.name}:{environment.version}"
-    if _exists(f"find environment {name}", lambda: ml.environments.get(environment.name, version=environment.version),
+    if exists(f"find environment {name}", lambda: ml.environments.get(environment.name, version=environment.version),
                connection):
         print(f"Reusing environment {name}")
     else:
@@ -203,11 +207,10 @@ def _ensure_environment(ml, environment, connection: Connection) -> str:
     return environment_reference(environment)
 
 
-def _ensure_compute(ml, job: JobSpec, connection: Connection) -> None:
+def ensure_compute(ml, compute: ComputeSpec, connection: Connection) -> None:
     """Check the cluster exists; create it when missing and ``--create-compute`` was given."""
-    compute = job.compute
-    if compute.name == "local" or _exists(f"find compute target {compute.name}",
-                                          lambda: ml.compute.get(compute.name), connection):
+    if compute.name == "local" or exists(f"find compute target {compute.name}",
+                                         lambda: ml.compute.get(compute.name), connection):
         return
     if not compute.create:
         raise AzureError(f"Compute target {compute.name!r} does not exist in the workspace; create it, or pass "
@@ -219,7 +222,7 @@ def _ensure_compute(ml, job: JobSpec, connection: Connection) -> None:
 def _ensure_endpoint(ml, deploy: DeploySpec, connection: Connection) -> None:
     """Create the endpoint (key auth, no traffic yet) unless it exists; an existing one is left as it is."""
     name = deploy.service_name
-    if _exists(f"find endpoint {name}", lambda: ml.online_endpoints.get(name), connection):
+    if exists(f"find endpoint {name}", lambda: ml.online_endpoints.get(name), connection):
         print(f"Updating endpoint {name}")
         return
     v2_call(f"create endpoint {name}",
@@ -258,7 +261,7 @@ def _submit(ml, job, experiment: str, connection: Connection):
     return submitted
 
 
-def _wait(ml, name: str, what: str, connection: Connection) -> str:
+def wait_for_job(ml, name: str, what: str, connection: Connection) -> str:
     """Stream the job until it ends; a job that did not complete is RunFailed with the error it reported.
 
     ``ml.jobs.stream`` raises ``JobException`` when the job fails (or the stream is interrupted): an outcome of the
@@ -279,7 +282,7 @@ def _wait(ml, name: str, what: str, connection: Connection) -> str:
              f"--workspace-name {ml.workspace_name}"
     with interrupts.waiting_on_remote(f"{what.lower()} {name} on Azure ML", cancel):
         stopped = v2_call(f"follow {name}", stream, None)
-    status = _text(v2_call(f"read the status of {name}", lambda: ml.jobs.get(name).status, connection.timeout))
+    status = state_text(v2_call(f"read the status of {name}", lambda: ml.jobs.get(name).status, connection.timeout))
     if status != "Completed":
         reason = f": {_job_error(stopped)}" if stopped else "."
         raise RunFailed(f"{what} {name} ended as {status}{reason}")

@@ -15,7 +15,8 @@ from training.azure.sdk import require_sdk
 # File names of the emitted documents, by the kind of entity (``az ml <kind> create -f <file>``).
 FILE_NAMES = {"Environment": "environment.yml", "Command": "job.yml", "SweepJob": "sweep.yml",
               "Model": "model.yml", "ManagedOnlineEndpoint": "endpoint.yml",
-              "ManagedOnlineDeployment": "deployment.yml"}
+              "ManagedOnlineDeployment": "deployment.yml", "BatchEndpoint": "endpoint.yml",
+              "ModelBatchDeployment": "deployment.yml"}
 DEPLOYMENT_CODE = "deployment-code"
 
 

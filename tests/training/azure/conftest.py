@@ -1,7 +1,7 @@
 """Azure-side tests need the SDK extra (requirements-azure.txt, installed by CI); skip them visibly without it.
 
-Also the loopback proxies the offline tests send HTTPS through: one that refuses, one that never answers; and model
-directories that model_format refuses.
+Also the loopback proxies the offline tests send HTTPS through: one that refuses, one that never answers; model
+directories that model_format refuses; and a repository layout holding a batch driver of the tests' own.
 """
 
 import json
@@ -14,6 +14,7 @@ import pytest
 from training_helpers import refused_port
 
 import model_format
+from training.azure.spec import REPO_ROOT
 
 _HINT = "is not installed: pip install -r requirements-azure.txt"
 pytest.importorskip("azureml.core", reason=f"azureml-core {_HINT}")
@@ -117,3 +118,31 @@ def broken_model_dir(request, iris_model_dir, tmp_path) -> tuple[Path, str]:
     with pytest.raises(model_format.ModelDirError) as refused:
         model_format.check(model_dir)
     return model_dir, str(refused.value)
+
+
+BATCH_DRIVER = "service/batch/driver.py"
+# In the shape of Azure's published batch scoring scripts: init() once per process, run() once per mini-batch.
+DRIVER_SOURCE = '''"""A test batch driver: one prediction line per input file."""
+import os
+
+
+def init():
+    global model_dir
+    model_dir = os.environ["AZUREML_MODEL_DIR"]
+
+
+def run(mini_batch):
+    return [f"{os.path.basename(path)},0" for path in mini_batch]
+'''
+
+
+@pytest.fixture
+def repository(tmp_path) -> Path:
+    """A repository layout with the service package, model_format.py and the test's batch driver."""
+    root = tmp_path / "repository"
+    shutil.copytree(REPO_ROOT / "service", root / "service",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (root / "service" / "batch").mkdir(exist_ok=True)
+    (root / BATCH_DRIVER).write_text(DRIVER_SOURCE)
+    shutil.copy2(REPO_ROOT / "model_format.py", root / "model_format.py")
+    return root

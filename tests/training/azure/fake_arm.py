@@ -7,7 +7,8 @@ Succeeded`` (a job also "writes" ``job_outputs`` to its artifact blobs and ends 
 deployment PUT is answered as the service does, asynchronously: 201 + ``Azure-AsyncOperation``, whose operation ends
 as ``deployment_state``; a GET returns what is stored or 404; a code-asset hash lookup finds an existing asset (so the
 job snapshot is not uploaded); the datastores, their key, the workspace and its discovery document are canned; blobs
-are kept by path and listed, as are an endpoint's deployments.
+are kept by path and listed, as are an endpoint's deployments; a batch endpoint's scoring URI takes a job (POST) and
+answers the workspace job it started.
 """
 
 import io
@@ -39,6 +40,7 @@ JOB_LOG = b"Accuracy of SVM classifier on test set: 0.97\n"  # what a streamed j
 DEPLOYMENT_LOG = "Model directory check failed: model.json not found"  # what a failed deployment's log says
 OPERATIONS = f"{ARM}/subscriptions/{SUBSCRIPTION}/providers/Microsoft.MachineLearningServices/locations/westeurope/" \
              "mfeOperationsStatus"  # where the service reports its asynchronous operations
+BATCH_SCORING = "https://{name}.westeurope.inference.ml.azure.com/jobs"  # where a batch endpoint takes jobs
 JOB_ERROR = {"code": "UserError", "message": "Execution failed: ValueError: unknown kernel"}  # a failed job's error
 DEPLOYMENT_ERROR = {"code": "ResourceNotReady", "message": "User container has crashed or terminated."}
 
@@ -150,14 +152,16 @@ class FakeAzure(BaseAdapter):
             return 200, {"content": DEPLOYMENT_LOG}
         if request.method == "POST" and path.endswith("/listKeys"):
             return 200, {"primaryKey": "primary-offline", "secondaryKey": "secondary-offline"}
-        if request.method == "PUT" and re.search(r"/onlineEndpoints/[^/]+/deployments/[^/]+$", path):
+        if request.method == "POST" and re.fullmatch(BATCH_SCORING.format(name="[^./]+"), path):
+            return self._batch_job(request.body)
+        if request.method == "PUT" and re.search(r"/(online|batch)Endpoints/[^/]+/deployments/[^/]+$", path):
             return self._accept_deployment(path, request.body)
         if request.method == "GET" and path.startswith(OPERATIONS + "/"):
             status = self.operations[path.rsplit("/", 1)[1]]
             return 200, {"status": status, **({"error": DEPLOYMENT_ERROR} if status == "Failed" else {})}
         if request.method == "PUT":
             return 200, self.store(path, json.loads(json.dumps(request.body)))
-        if request.method == "GET" and re.search(r"/onlineEndpoints/[^/]+/deployments$", path):
+        if request.method == "GET" and re.search(r"/(online|batch)Endpoints/[^/]+/deployments$", path):
             return 200, {"value": [body for key, body in self.resources.items() if key.rsplit("/", 1)[0] == path]}
         if request.method == "GET" and path in self.resources:
             return 200, self.resources[path]
@@ -172,6 +176,13 @@ class FakeAzure(BaseAdapter):
         creating = json.loads(json.dumps(stored))
         creating["properties"]["provisioningState"] = "Creating"
         return 201, creating, {"Azure-AsyncOperation": f"{OPERATIONS}/{operation}?api-version=2023-04-01"}
+
+    def _batch_job(self, body: dict) -> tuple[int, dict]:
+        """A batch endpoint's answer to an invocation: the scoring job it started, also kept as a workspace job."""
+        name = f"batchjob-{sum(r.path.endswith('.inference.ml.azure.com/jobs') for r in self.requests)}"
+        job = self.add(f"/jobs/{name}", {"properties": {"jobType": "Pipeline", "experimentName": "iris-batch",
+                                                       "properties": {}, "jobs": {}, "inputs": {}}})
+        return 200, {"id": job["id"], "name": name, "properties": {**body["properties"], "status": "Queued"}}
 
     def add(self, resource: str, body: dict) -> dict:
         """Put ``body`` at ``resource`` below the workspace (e.g. ``/computes/cpu-cluster``), as if it existed."""
@@ -196,6 +207,8 @@ class FakeAzure(BaseAdapter):
             properties.setdefault("scaleSettings", {"scaleType": "Default"})
         elif "/onlineEndpoints/" in path:
             properties["scoringUri"] = f"https://{name}.westeurope.inference.ml.azure.com/score"
+        elif "/batchEndpoints/" in path:
+            properties["scoringUri"] = BATCH_SCORING.format(name=name)
         resource.update(id=path[len(ARM):], name=name)
         self.resources[path] = resource
         return resource

@@ -1,5 +1,5 @@
-"""Ctrl-C or SIGTERM during ``submit --wait`` stops the wait, not the Azure ML job: exit 130 / 143, one line saying the
-job keeps running and how to cancel it, and no cancel request sent.
+"""Ctrl-C or SIGTERM during ``submit --wait`` (or ``invoke-batch --wait``) stops the wait, not the Azure ML job:
+exit 130 / 143, one line saying the job keeps running and how to cancel it, and no cancel request sent.
 
 The job runs forever in the offline fake (fake_arm.py); the signal is sent once the SDK polls the job's details, that
 is, while it streams.
@@ -72,3 +72,21 @@ def test_the_interrupt_is_found_behind_the_exception_azureml_core_raises_in_its_
         with interrupts.waiting_on_remote("run r1 on Azure ML", "in the studio"):
             azure_call("follow r1", follow, None)
     assert caught.value.__notes__ == ["stopped waiting; run r1 on Azure ML keeps running. To cancel it: in the studio"]
+
+
+def test_an_interrupted_batch_scoring_wait_leaves_the_job_running(fake_azure, cli, monkeypatch):
+    fake, client = fake_azure
+    fake.add("/batchEndpoints/iris-batch", {"location": "westeurope", "properties": {"authMode": "AADToken"}})
+    fake.job_status = "Running"
+    monkeypatch.setattr("training.azure.options.get_backend", lambda name: AzureBackend(connect=lambda c: client))
+    watcher = _signal_when_streaming(fake, signal.SIGINT)
+    code, out, err = cli("invoke-batch", "--backend", "v2", "--endpoint-name", "iris-batch", "--input",
+                         "azureml://datastores/workspaceblobstore/paths/iris/", "--wait")
+    watcher.join()
+
+    assert code == 130, err
+    assert out.splitlines()[0] == "Submitted batch scoring job batchjob-1 to endpoint iris-batch"
+    assert err.splitlines() == [
+        "interrupted by SIGINT: stopped waiting; batch scoring job batchjob-1 on Azure ML keeps running. To cancel "
+        f"it: az ml job cancel --name batchjob-1 --resource-group {RESOURCE_GROUP} --workspace-name {WORKSPACE}"]
+    assert not [r for r in fake.requests if r.method == "POST" and "cancel" in r.path.lower()], "not cancelled"
