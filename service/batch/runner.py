@@ -1,0 +1,216 @@
+"""One batch run: plan the mini-batches, keep at most two per worker in flight (memory is bounded by workers x
+mini-batch, not by the input), write finished ones in input order, count errors against the threshold, and end
+complete, aborted or interrupted with the partial output marked and resumable."""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import re
+import signal
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from service.batch import worker
+from service.batch.output import PartialOutput
+from service.batch.plan import MiniBatch, plan
+from service.batch.progress import Progress
+from service.batch.sources import list_input_files
+from service.model_dir import read_model_info, resolve_model_dir
+
+_ROW = re.compile(r"\brow (\d+)\b")
+
+
+@dataclass
+class BatchConfig:
+    """The validated options of ``python -m service batch`` (service.batch.cli)."""
+
+    model_dir: Path | None
+    input: Path
+    output: Path
+    entry_script: Path | None = None
+    input_type: str = "tabular"
+    mini_batch_size: int = 10_000
+    workers: int = 1
+    error_threshold: int = -1
+    output_action: str = "append_row"
+    method: str = "predict"
+    resume: bool = False
+
+
+@dataclass
+class Summary:
+    """What a run did; ``status`` is ``completed``, ``aborted`` (error threshold), ``failed`` (init())
+    or ``interrupted``."""
+
+    status: str = "completed"
+    rows: int = 0
+    batches: int = 0
+    skipped: int = 0
+    errors: int = 0
+    messages: list[str] = field(default_factory=list)
+    signal_number: int | None = None
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived; carries the signal number."""
+
+
+class InitFailed(Exception):
+    """The driver's init() raised in a worker: no mini-batch can run."""
+
+
+class ThresholdExceeded(Exception):
+    """More errors than --error_threshold allows."""
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+def run_batch(config: BatchConfig, log=None) -> Summary:
+    """Run ``config`` to the end (or to an abort or signal) and return the summary; ``log`` gets one line per error.
+
+    Raises
+    ------
+    InputError, ResumeError, ModelDirError
+        Before any worker starts: unreadable input, a resume of another run, an invalid model directory.
+    """
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    files = list_input_files(config.input)
+    feature_names = None
+    if config.model_dir is not None and config.entry_script is None:
+        feature_names = read_model_info(resolve_model_dir(config.model_dir)).feature_names
+    output = PartialOutput(config.output, _signature(config, files), resume=config.resume)
+    environment = {"BATCH_SCORING_METHOD": config.method}
+    if config.model_dir is not None:
+        environment["AZUREML_MODEL_DIR"] = str(Path(config.model_dir).resolve())
+    summary = Summary()
+    progress = Progress(_total(files, config.input_type) if sys.stderr.isatty() else None)
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # fork: workers inherit the loaded modules; spawn would re-run `python -m service`'s __main__ in each child
+    pool = multiprocessing.get_context("fork").Pool(
+        config.workers, initializer=worker.start, initargs=(config.entry_script, environment)
+    )
+    try:
+        _drive(config, pool, plan(files, config.input_type, config.mini_batch_size, feature_names), output, summary,
+               progress, log)
+        pool.close()
+        output.finish(write_file=config.output_action == "append_row")
+    except Interrupted as exc:
+        summary.status, summary.signal_number = "interrupted", exc.args[0]
+    except ThresholdExceeded:
+        summary.status = "aborted"
+    except InitFailed:
+        summary.status = "failed"
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not break the clean-up below
+        pool.terminate()
+        pool.join()
+        progress.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return summary
+
+
+def _drive(config, pool, batches, output: PartialOutput, summary: Summary, progress: Progress, log) -> None:
+    results: queue.SimpleQueue = queue.SimpleQueue()
+    in_flight: dict[int, MiniBatch] = {}
+    finished: dict[int, worker.Outcome] = {}
+    order: deque[int] = deque()
+    window = 2 * config.workers
+    encode = config.output_action == "append_row"
+
+    def fail(index: int):  # a task that raised inside the pool machinery itself (e.g. an unpicklable result)
+        return lambda exc: results.put(worker.Outcome(index, error=f"{type(exc).__name__}: {exc}"))
+
+    exhausted = False
+    while True:
+        while not exhausted and len(order) < window:
+            batch = next(batches, None)
+            if batch is None:
+                exhausted = True
+                break
+            if batch.index in output.done:
+                summary.skipped += 1
+                continue
+            if batch.chunk is not None and batch.chunk.bad_rows:
+                for line, reason in batch.chunk.bad_rows:
+                    log(f"{batch.chunk.path}, line {line}: {reason}")
+                _count(config, summary, len(batch.chunk.bad_rows))
+            if batch.chunk is not None and len(batch.chunk.frame) == 0:
+                output.write(batch.index, b"")
+                continue
+            items = len(batch.chunk.frame) if batch.chunk is not None else len(batch.files)
+            in_flight[batch.index] = batch
+            order.append(batch.index)
+            pool.apply_async(
+                worker.run_one, (batch.index, batch.payload, config.input_type, items, encode),
+                callback=results.put, error_callback=fail(batch.index),
+            )
+        if not order:
+            return
+        outcome = results.get()
+        finished[outcome.index] = outcome
+        while order and order[0] in finished:
+            done = finished.pop(order.popleft())
+            batch = in_flight.pop(done.index)
+            if done.error is None:
+                output.write(done.index, done.data)
+                summary.rows += done.entries
+                summary.batches += 1
+                progress.advance(done.entries)
+            elif done.fatal:
+                summary.messages.append(done.error)
+                raise InitFailed(done.error)
+            else:
+                log(f"{batch.where}: {_locate(batch, done.error)}")
+                summary.batches += 1
+                progress.advance(0, batch.size)
+                _count(config, summary, batch.size)
+
+
+def _count(config: BatchConfig, summary: Summary, errors: int) -> None:
+    summary.errors += errors
+    if config.error_threshold >= 0 and summary.errors > config.error_threshold:
+        raise ThresholdExceeded
+
+
+def _locate(batch: MiniBatch, message: str) -> str:
+    """Add the file line to a message naming a row of the mini-batch (the driver sees rows, the user sees lines)."""
+    match = _ROW.search(message)
+    if batch.chunk is None or match is None or int(match.group(1)) >= len(batch.chunk.frame):
+        return message
+    row = int(match.group(1))
+    return f"line {batch.chunk.line_of(row)}: {message}"
+
+
+def _signature(config: BatchConfig, files: list[Path]) -> dict:
+    """What a resumed run must share with the first: mini-batches are numbered from these."""
+    return {
+        "input": [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in files],
+        "input_type": config.input_type,
+        "mini_batch_size": config.mini_batch_size,
+        "method": config.method,
+        "output_action": config.output_action,
+        "entry_script": str(config.entry_script) if config.entry_script else None,
+    }
+
+
+def _total(files: list[Path], input_type: str) -> int | None:
+    """Rows (tabular) or files to do, for the bar's ETA: Parquet metadata, or a count of newlines."""
+    if input_type == "file":
+        return None
+    total = 0
+    for path in files:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            total += pq.ParquetFile(path).metadata.num_rows
+        else:
+            with open(path, "rb") as handle:
+                total += sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    return total

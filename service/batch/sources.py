@@ -1,0 +1,178 @@
+"""Input files (one file, or a folder of .csv / .parquet / .jsonl) read as a stream of row chunks, each chunk with its
+file and first line, so memory stays bounded by the chunk size and every bad row can be named by file and line."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import pandas as pd
+
+FORMATS = (".csv", ".parquet", ".jsonl")
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+_SKIPPED = re.compile(r"Skipping line (\d+): (.*)")
+
+
+class InputError(ValueError):
+    """The input path cannot be read as batch input at all (the CLI exits 2)."""
+
+
+@dataclass
+class Chunk:
+    """Consecutive rows of one file; ``first_line`` is the 1-based line (row number for Parquet) of ``frame``'s first
+    row, and ``bad_rows`` are the rows the reader had to drop, as ``(line, reason)``."""
+
+    path: Path
+    first_line: int
+    frame: pd.DataFrame
+    bad_rows: list[tuple[int, str]] = field(default_factory=list)
+
+    def line_of(self, row: int) -> int:
+        """The line of ``frame``'s row ``row`` (0-based), counting the dropped rows before it."""
+        line = self.first_line + row
+        for bad, _ in sorted(self.bad_rows):
+            if bad <= line:
+                line += 1
+        return line
+
+    @property
+    def last_line(self) -> int:
+        return self.first_line + len(self.frame) + len(self.bad_rows) - 1
+
+
+def list_input_files(path: Path) -> list[Path]:
+    """The files to score: ``path`` itself, or the supported files directly in the folder ``path``, sorted by name.
+
+    Raises
+    ------
+    InputError
+        ``path`` does not exist, is a file of another format, or is a folder without any supported file.
+    """
+    path = Path(path)
+    if path.is_file():
+        if path.suffix.lower() not in FORMATS:
+            raise InputError(
+                f"Input file {path} has the extension {path.suffix or '(none)'!r}, but batch input must be one of "
+                f"{', '.join(FORMATS)}. Convert the file or pass a folder of such files."
+            )
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in FORMATS)
+        if not files:
+            raise InputError(
+                f"Input folder {path} holds no {', '.join(FORMATS)} file. Point --input at a file or a folder of them."
+            )
+        return files
+    raise InputError(f"Input {path} does not exist. Pass an existing file or folder as --input.")
+
+
+def read_chunks(path: Path, rows: int, feature_names: list[str] | None = None) -> Iterator[Chunk]:
+    """Stream ``path`` in chunks of at most ``rows`` rows (never the whole file at once).
+
+    A CSV file has a header when its first line holds anything but numbers; without one, its columns are named
+    ``feature_names`` when the count matches (else 0, 1, ...). A JSONL line is a record (object) or a row (array).
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        yield from _csv_chunks(path, rows, feature_names)
+    elif suffix == ".parquet":
+        yield from _parquet_chunks(path, rows)
+    else:
+        yield from _jsonl_chunks(path, rows, feature_names)
+
+
+def read_frame(path: Path, feature_names: list[str] | None = None) -> pd.DataFrame:
+    """The whole of one file as a DataFrame (file mode: a driver reads the files of its mini-batch).
+
+    Raises
+    ------
+    ValueError
+        A row the reader had to drop, named by file and line.
+    """
+    frames = []
+    for chunk in read_chunks(path, 65536, feature_names):
+        if chunk.bad_rows:
+            line, reason = chunk.bad_rows[0]
+            raise ValueError(f"{path}, line {line}: {reason}")
+        frames.append(chunk.frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _has_header(path: Path) -> bool:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        first = handle.readline().rstrip("\r\n")
+    return bool(first) and not all(_NUMBER.fullmatch(cell) for cell in first.split(","))
+
+
+def _csv_chunks(path: Path, rows: int, feature_names: list[str] | None) -> Iterator[Chunk]:
+    header = _has_header(path)
+    names = None
+    if not header and feature_names:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            width = len(handle.readline().split(","))
+        names = feature_names if width == len(feature_names) else None
+    line = 2 if header else 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        reader = pd.read_csv(
+            path, header=0 if header else None, names=names, chunksize=rows, on_bad_lines="warn",
+            skip_blank_lines=False,
+        )
+        try:
+            for frame in reader:
+                bad = []
+                for warning in caught:
+                    bad += [(int(n), reason) for n, reason in _SKIPPED.findall(str(warning.message))]
+                caught.clear()
+                yield Chunk(path, line, frame, bad)
+                line += len(frame) + len(bad)
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            yield Chunk(path, line, pd.DataFrame(), [(line, f"unreadable CSV: {exc}")])
+
+
+def _parquet_chunks(path: Path, rows: int) -> Iterator[Chunk]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...: the file is not Parquet
+        yield Chunk(path, 1, pd.DataFrame(), [(1, f"not a readable Parquet file: {exc}")])
+        return
+    line = 1
+    for batch in parquet.iter_batches(batch_size=rows):
+        frame = batch.to_pandas()
+        yield Chunk(path, line, frame)
+        line += len(frame)
+
+
+def _jsonl_chunks(path: Path, rows: int, feature_names: list[str] | None) -> Iterator[Chunk]:
+    with open(path, "rb") as handle:
+        first, values, bad = 1, [], []
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                bad.append((number, "empty line; every line must be one JSON record or array"))
+            else:
+                try:
+                    value = orjson.loads(raw)
+                    if not isinstance(value, dict | list):
+                        raise ValueError(f"a JSON {type(value).__name__}, not a record (object) or row (array)")
+                    values.append(value)
+                except ValueError as exc:
+                    bad.append((number, f"not valid JSON ({exc})"))
+            if len(values) + len(bad) == rows:
+                yield Chunk(path, first, _jsonl_frame(values, feature_names), bad)
+                first, values, bad = number + 1, [], []
+        if values or bad:
+            yield Chunk(path, first, _jsonl_frame(values, feature_names), bad)
+
+
+def _jsonl_frame(values: list, feature_names: list[str] | None) -> pd.DataFrame:
+    if values and all(isinstance(v, list) for v in values):
+        width = len(values[0])
+        names = feature_names if feature_names and width == len(feature_names) else None
+        return pd.DataFrame(values, columns=names)
+    return pd.DataFrame(values)
