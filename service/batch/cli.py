@@ -71,7 +71,13 @@ def build_config(args: argparse.Namespace) -> BatchConfig:
             "(a directory with model.json), or --entry_script with your batch driver."
         )
     if args.entry_script is None:
-        check_model_dir(args.model_dir, require_sidecar=True)
+        info = check_model_dir(args.model_dir, require_sidecar=True)
+        if args.method == "predict_proba" and not info.has_predict_proba:
+            raise InputError(
+                f"--method predict_proba, but {info.label} has no predict_proba (estimator "
+                f"{info.sidecar.get('estimator')}). Use --method predict, or train the model with probability "
+                "estimates."
+            )
     elif not args.entry_script.is_file():
         raise DriverError(f"Batch driver {args.entry_script} does not exist. Pass a .py file with init() and run().")
     input_type = args.input_type or ("tabular" if args.entry_script is None else "file")

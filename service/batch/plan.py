@@ -28,8 +28,9 @@ class MiniBatch:
 
     @property
     def size(self) -> int:
-        """Items the error threshold counts: rows (tabular, dropped rows included) or files."""
-        return len(self.chunk.frame) + len(self.chunk.bad_rows) if self.chunk is not None else len(self.files)
+        """Items run() gets, which the error threshold counts when it fails: rows (the reader's dropped rows are
+        counted on their own) or files."""
+        return len(self.chunk.frame) if self.chunk is not None else len(self.files)
 
     @property
     def where(self) -> str:

@@ -144,7 +144,7 @@ def _drive(config, pool, batches, output: PartialOutput, summary: Summary, progr
             if batch.chunk is not None and len(batch.chunk.frame) == 0:
                 output.write(batch.index, b"")
                 continue
-            items = len(batch.chunk.frame) if batch.chunk is not None else len(batch.files)
+            items = batch.size
             in_flight[batch.index] = batch
             order.append(batch.index)
             pool.apply_async(
