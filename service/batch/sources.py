@@ -116,22 +116,29 @@ def _csv_chunks(path: Path, rows: int, feature_names: list[str] | None) -> Itera
             width = len(handle.readline().split(","))
         names = feature_names if width == len(feature_names) else None
     line = 2 if header else 1
+    reader = pd.read_csv(
+        path, header=0 if header else None, names=names, chunksize=rows, on_bad_lines="warn", skip_blank_lines=False
+    )
+    with reader:
+        while True:
+            try:
+                frame, bad = _next_frame(reader)
+            except StopIteration:
+                return
+            except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+                yield Chunk(path, line, pd.DataFrame(), [(line, f"unreadable CSV: {exc}")])
+                return
+            yield Chunk(path, line, frame, bad)
+            line += len(frame) + len(bad)
+
+
+def _next_frame(reader) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+    """The reader's next chunk, and the lines it skipped (pandas reports them only as warnings)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
-        reader = pd.read_csv(
-            path, header=0 if header else None, names=names, chunksize=rows, on_bad_lines="warn",
-            skip_blank_lines=False,
-        )
-        try:
-            for frame in reader:
-                bad = []
-                for warning in caught:
-                    bad += [(int(n), reason) for n, reason in _SKIPPED.findall(str(warning.message))]
-                caught.clear()
-                yield Chunk(path, line, frame, bad)
-                line += len(frame) + len(bad)
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            yield Chunk(path, line, pd.DataFrame(), [(line, f"unreadable CSV: {exc}")])
+        frame = next(reader)
+    bad = [(int(n), reason) for w in caught for n, reason in _SKIPPED.findall(str(w.message))]
+    return frame, bad
 
 
 def _parquet_chunks(path: Path, rows: int) -> Iterator[Chunk]:
