@@ -103,7 +103,10 @@ def to_features(frame: pd.DataFrame) -> np.ndarray:
 def _by_name(frame: pd.DataFrame) -> pd.DataFrame:
     """The model's feature columns, in its order, when ``frame`` names them all; else ``frame`` (used by position)."""
     names = _scoring["info"].feature_names
-    if names and set(names) <= set(map(str, frame.columns)):
-        frame = frame.set_axis(list(map(str, frame.columns)), axis=1)
+    columns = list(map(str, frame.columns))
+    if columns == names:
+        return frame
+    if names and set(names) <= set(columns):
+        frame = frame.set_axis(columns, axis=1)
         return frame[names]
     return frame

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 MANIFEST = "manifest.json"
+_NUMBERS = (int, float, bool)
 
 
 class ResumeError(ValueError):
@@ -30,6 +31,8 @@ def encode_rows(result) -> bytes:
     """run()'s list or DataFrame as append_row lines (module docstring)."""
     if isinstance(result, pd.DataFrame):
         return result.to_csv(sep=" ", header=False, index=False, lineterminator="\n").encode()
+    if isinstance(result, list) and result and all(type(entry) in _NUMBERS for entry in result):  # nothing to quote
+        return ("\n".join(map(str, result)) + "\n").encode()
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=" ", lineterminator="\n")
     for entry in result:

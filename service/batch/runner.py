@@ -90,6 +90,10 @@ def run_batch(config: BatchConfig, log=None) -> Summary:
     summary = Summary()
     progress = Progress(_total(files, config.input_type) if sys.stderr.isatty() else None)
     previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if config.entry_script is None:  # imported once here, so that the forked workers share it instead of each importing
+        import sklearn  # noqa: F401
+
+        import service.batch.driver  # noqa: F401
     # fork: workers inherit the loaded modules; spawn would re-run `python -m service`'s __main__ in each child
     pool = multiprocessing.get_context("fork").Pool(
         config.workers, initializer=worker.start, initargs=(config.entry_script, environment)
