@@ -1,6 +1,6 @@
-"""Mini-batch planning: tabular input as chunks of ``mini_batch_size`` rows (never across files), file input as
-groups of ``mini_batch_size`` files (Azure's meaning of the setting for each input type). Planning is deterministic,
-so a resumed run numbers its mini-batches as the first run did."""
+"""Mini-batch planning: tabular input as ``mini_batch_size`` rows (lines of a CSV file, rows of Parquet or JSONL;
+never across files), file input as groups of ``mini_batch_size`` files (Azure's meaning of the setting for each
+input type). Planning is deterministic, so a resumed run numbers its mini-batches as the first run did."""
 
 from __future__ import annotations
 
@@ -8,40 +8,43 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
-from service.batch.sources import Chunk, read_chunks
+from service.batch.sources import Chunk, Span, csv_spans, read_chunks
 
 
 @dataclass
 class MiniBatch:
-    """One unit of work: ``index`` (0-based, in input order) and either a chunk of rows or a list of files."""
+    """One unit of work: ``index`` (0-based, in input order) and its rows (a CSV span the worker parses, or a chunk
+    already read) or its files."""
 
     index: int
-    chunk: Chunk | None = None
+    rows: Span | Chunk | None = None
     files: list[Path] | None = None
 
     @property
     def payload(self):
-        """What run() receives: a DataFrame (tabular) or a list of path strings (files)."""
-        return self.chunk.frame if self.chunk is not None else [str(p) for p in self.files]
+        """What the worker gets: the span or chunk (tabular), or a list of path strings (files)."""
+        return self.rows if self.rows is not None else [str(p) for p in self.files]
 
     @property
     def size(self) -> int:
-        """Items run() gets, which the error threshold counts when it fails: rows (the reader's dropped rows are
-        counted on their own) or files."""
-        return len(self.chunk.frame) if self.chunk is not None else len(self.files)
+        """Rows (lines of a span, rows and dropped rows of a chunk) or files: what a failure of the whole mini-batch
+        counts against the error threshold."""
+        if isinstance(self.rows, Span):
+            return self.rows.lines
+        if isinstance(self.rows, Chunk):
+            return len(self.rows.frame) + len(self.rows.bad_rows)
+        return len(self.files)
 
     @property
     def where(self) -> str:
         """How messages name it: ``data.csv, lines 2-1001`` or ``files a.csv .. c.csv``."""
-        if self.chunk is not None:
-            return f"{self.chunk.path}, lines {self.chunk.first_line}-{self.chunk.last_line}"
+        if self.rows is not None:
+            return f"{self.rows.path}, lines {self.rows.first_line}-{self.rows.last_line}"
         return f"files {self.files[0]}" + (f" .. {self.files[-1]}" if len(self.files) > 1 else "")
 
 
 def plan(files: list[Path], input_type: str, size: int, feature_names: list[str] | None) -> Iterator[MiniBatch]:
-    """The mini-batches of ``files``, lazily (tabular chunks are read only when the pool has room for them)."""
+    """The mini-batches of ``files``, lazily (rows are cut or read only when the pool has room for them)."""
     index = 0
     if input_type == "file":
         for start in range(0, len(files), size):
@@ -49,10 +52,8 @@ def plan(files: list[Path], input_type: str, size: int, feature_names: list[str]
             index += 1
         return
     for path in files:
-        for chunk in read_chunks(path, size, feature_names):
-            if len(chunk.frame) == 0 and not chunk.bad_rows:
-                continue
-            if len(chunk.frame) == 0:
-                chunk.frame = pd.DataFrame()
-            yield MiniBatch(index, chunk=chunk)
+        csv = path.suffix.lower() == ".csv"
+        rows = csv_spans(path, size, feature_names) if csv else read_chunks(path, size, feature_names)
+        for part in rows:
+            yield MiniBatch(index, rows=part)
             index += 1

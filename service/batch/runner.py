@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
-import re
 import signal
 import sys
 from collections import deque
@@ -19,8 +18,6 @@ from service.batch.plan import MiniBatch, plan
 from service.batch.progress import Progress
 from service.batch.sources import list_input_files
 from service.model_dir import read_model_info, resolve_model_dir
-
-_ROW = re.compile(r"\brow (\d+)\b")
 
 
 @dataclass
@@ -141,18 +138,10 @@ def _drive(config, pool, batches, output: PartialOutput, summary: Summary, progr
             if batch.index in output.done:
                 summary.skipped += 1
                 continue
-            if batch.chunk is not None and batch.chunk.bad_rows:
-                for line, reason in batch.chunk.bad_rows:
-                    log(f"{batch.chunk.path}, line {line}: {reason}")
-                _count(config, summary, len(batch.chunk.bad_rows))
-            if batch.chunk is not None and len(batch.chunk.frame) == 0:
-                output.write(batch.index, b"")
-                continue
-            items = batch.size
             in_flight[batch.index] = batch
             order.append(batch.index)
             pool.apply_async(
-                worker.run_one, (batch.index, batch.payload, config.input_type, items, encode),
+                worker.run_one, (batch.index, batch.payload, encode),
                 callback=results.put, error_callback=fail(batch.index),
             )
         if not order:
@@ -162,34 +151,26 @@ def _drive(config, pool, batches, output: PartialOutput, summary: Summary, progr
         while order and order[0] in finished:
             done = finished.pop(order.popleft())
             batch = in_flight.pop(done.index)
+            if done.fatal:
+                summary.messages.append(done.error)
+                raise InitFailed(done.error)
+            for line in done.bad_rows:
+                log(line)
+            summary.batches += 1
             if done.error is None:
                 output.write(done.index, done.data)
                 summary.rows += done.entries
-                summary.batches += 1
-                progress.advance(done.entries)
-            elif done.fatal:
-                summary.messages.append(done.error)
-                raise InitFailed(done.error)
+                progress.advance(done.entries, len(done.bad_rows))
             else:
-                log(f"{batch.where}: {_locate(batch, done.error)}")
-                summary.batches += 1
-                progress.advance(0, batch.size)
-                _count(config, summary, batch.size)
+                log(done.error if batch.rows is not None else f"{batch.where}: {done.error}")
+                progress.advance(0, done.failed + len(done.bad_rows))
+            _count(config, summary, len(done.bad_rows) + done.failed)
 
 
 def _count(config: BatchConfig, summary: Summary, errors: int) -> None:
     summary.errors += errors
     if config.error_threshold >= 0 and summary.errors > config.error_threshold:
         raise ThresholdExceeded
-
-
-def _locate(batch: MiniBatch, message: str) -> str:
-    """Add the file line to a message naming a row of the mini-batch (the driver sees rows, the user sees lines)."""
-    match = _ROW.search(message)
-    if batch.chunk is None or match is None or int(match.group(1)) >= len(batch.chunk.frame):
-        return message
-    row = int(match.group(1))
-    return f"line {batch.chunk.line_of(row)}: {message}"
 
 
 def _signature(config: BatchConfig, files: list[Path]) -> dict:

@@ -3,18 +3,18 @@ file and first line, so memory stays bounded by the chunk size and every bad row
 
 from __future__ import annotations
 
+import io
 import re
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pandas as pd
 
 FORMATS = (".csv", ".parquet", ".jsonl")
 _NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
-_SKIPPED = re.compile(r"Skipping line (\d+): (.*)")
 
 
 class InputError(ValueError):
@@ -108,37 +108,84 @@ def _has_header(path: Path) -> bool:
     return bool(first) and not all(_NUMBER.fullmatch(cell) for cell in first.split(","))
 
 
-def _csv_chunks(path: Path, rows: int, feature_names: list[str] | None) -> Iterator[Chunk]:
+@dataclass
+class Span:
+    """``lines`` whole lines of a CSV file, bytes ``start``..``end``, starting at line ``first_line``: what a worker
+    parses itself, so that CSV parsing runs in the workers, not in the process that plans. ``names`` are the columns:
+    the header's, else the model's feature names when the count matches, else "0", "1", ..."""
+
+    path: Path
+    start: int
+    end: int
+    first_line: int
+    lines: int
+    names: list[str]
+
+    @property
+    def last_line(self) -> int:
+        return self.first_line + self.lines - 1
+
+
+def csv_spans(path: Path, rows: int, feature_names: list[str] | None = None) -> Iterator[Span]:
+    """Cut a CSV file into spans of ``rows`` lines by scanning for newlines (a block at a time, never the whole file),
+    so a row holding a newline inside quotes would be split (documented in the README)."""
     header = _has_header(path)
-    names = None
-    if not header and feature_names:
+    if header:
+        names = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    else:
         with open(path, encoding="utf-8", errors="replace") as handle:
             width = len(handle.readline().split(","))
-        names = feature_names if width == len(feature_names) else None
-    line = 2 if header else 1
-    reader = pd.read_csv(
-        path, header=0 if header else None, names=names, chunksize=rows, on_bad_lines="warn", skip_blank_lines=False
-    )
-    with reader:
-        while True:
-            try:
-                frame, bad = _next_frame(reader)
-            except StopIteration:
-                return
-            except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-                yield Chunk(path, line, pd.DataFrame(), [(line, f"unreadable CSV: {exc}")])
-                return
-            yield Chunk(path, line, frame, bad)
-            line += len(frame) + len(bad)
+        names = feature_names if feature_names and width == len(feature_names) else [str(i) for i in range(width)]
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        position, line = 0, 1
+        if header:
+            handle.readline()
+            position, line = handle.tell(), 2
+        start, first, count, last = position, line, 0, b"\n"
+        while block := handle.read(1 << 23):
+            ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10) + position + 1
+            position, last = position + len(block), block[-1:]
+            while count + len(ends) >= rows:
+                cut = int(ends[rows - count - 1])
+                yield Span(path, start, cut, first, rows, names)
+                ends = ends[rows - count :]
+                start, first, count = cut, first + rows, 0
+            count += len(ends)
+        if start < size:  # the rest, whose last line may lack its newline
+            yield Span(path, start, size, first, count + (last != b"\n"), names)
 
 
-def _next_frame(reader) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
-    """The reader's next chunk, and the lines it skipped (pandas reports them only as warnings)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", pd.errors.ParserWarning)
-        frame = next(reader)
-    bad = [(int(n), reason) for w in caught for n, reason in _SKIPPED.findall(str(w.message))]
-    return frame, bad
+def read_span(span: Span) -> Chunk:
+    """Parse one span into a Chunk with pyarrow's CSV reader; a row with the wrong number of fields is dropped and
+    named in ``bad_rows`` (pyarrow reports its line, where pandas' C parser would only warn)."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    with open(span.path, "rb") as handle:
+        handle.seek(span.start)
+        data = handle.read(span.end - span.start)
+    bad: list[tuple[int, str]] = []
+
+    def skip(row) -> str:
+        line = span.first_line + (row.number - 1 if row.number is not None else 0)
+        bad.append((line, f"expected {row.expected_columns} fields, saw {row.actual_columns}"))
+        return "skip"
+
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(data),
+            read_options=pa_csv.ReadOptions(column_names=span.names, use_threads=False),
+            parse_options=pa_csv.ParseOptions(invalid_row_handler=skip, ignore_empty_lines=False),
+        )
+    except pa.ArrowInvalid as exc:
+        return Chunk(span.path, span.first_line, pd.DataFrame(), [(span.first_line, f"unreadable CSV: {exc}")])
+    return Chunk(span.path, span.first_line, table.to_pandas(), bad)
+
+
+def _csv_chunks(path: Path, rows: int, feature_names: list[str] | None) -> Iterator[Chunk]:
+    for span in csv_spans(path, rows, feature_names):
+        yield read_span(span)
 
 
 def _parquet_chunks(path: Path, rows: int) -> Iterator[Chunk]:

@@ -64,7 +64,7 @@ def test_bad_rows_are_reported_by_file_and_line_and_counted(iris_model_dir, tmp_
         done.stderr
     )
     assert "Traceback" not in done.stderr
-    assert "2 results from 2 mini-batches, 3 rows failed" in done.stderr
+    assert "2 results from 3 mini-batches, 3 rows failed" in done.stderr  # lines 2-3, 4-5, 6
     assert read_output(out)[0].tolist() == expected_labels(iris_model_dir, np.array([[6.0, 3.0, 4.8, 1.8]] * 2))
 
 
