@@ -139,7 +139,8 @@ def measure(rows: int, reps: int, work: Path) -> dict:
             net = figures["seconds"] - summary[f"runner-startup-w{workers}"]["seconds"]
             figures["net_rows_per_s"] = round(rows / net) if net > 0 else None
             figures["net_x_floor"] = round(rows / net / floor_rate, 3) if net > 0 else None
-        w2["net_x_w1"] = round(w2["net_rows_per_s"] / w1["net_rows_per_s"], 3) if w1["net_rows_per_s"] else None
+        both = w1["net_rows_per_s"] and w2["net_rows_per_s"]  # None when noise makes a tiny input's net time <= 0
+        w2["net_x_w1"] = round(w2["net_rows_per_s"] / w1["net_rows_per_s"], 3) if both else None
     return {"rows": rows, "reps": reps, "mini_batch_rows": MINI_BATCH_ROWS, "summary": summary, "runs": runs}
 
 

@@ -8,7 +8,7 @@ Contract (Azure ML's, for batch deployments and ParallelRunStep):
   ``BATCH_SCORING_METHOD``: ``predict`` (default) or ``predict_proba``; set it as a deployment environment variable
   on Azure, ``--method`` sets it locally.
 - ``run(mini_batch)`` takes a pandas DataFrame (tabular input: one mini-batch of rows) or a list of file paths (file
-  input: .csv / .parquet / .jsonl files, read here). It returns one entry per input row, in input order: a list of
+  input: .csv / .parquet / .jsonl files, read here). It returns one entry per input row, in input order: an array of
   labels for ``predict``, a DataFrame with one column per class for ``predict_proba``. Columns are matched by the
   model's feature names when the input has them, else by position.
 - Bad input raises ``ValueError`` with /score's message (service.conversion: wrong column count, non-numeric value,
@@ -83,7 +83,7 @@ def score(frame: pd.DataFrame):
     if hasattr(model, "feature_names_in_"):  # fitted on a DataFrame: keep scikit-learn's feature-name check exact
         features = pd.DataFrame(features, columns=model.feature_names_in_)
     if method == "predict":
-        return model.predict(features).tolist()
+        return model.predict(features)
     return pd.DataFrame(model.predict_proba(features), columns=[str(c) for c in model.classes_])
 
 

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 MANIFEST = "manifest.json"
-_NUMBERS = (int, float, bool)
 
 
 class ResumeError(ValueError):
@@ -28,11 +27,13 @@ class ResumeError(ValueError):
 
 
 def encode_rows(result) -> bytes:
-    """run()'s list or DataFrame as append_row lines (module docstring)."""
+    """run()'s list, array or DataFrame as append_row lines (module docstring)."""
     if isinstance(result, pd.DataFrame):
         return result.to_csv(sep=" ", header=False, index=False, lineterminator="\n").encode()
-    if isinstance(result, list) and result and all(type(entry) in _NUMBERS for entry in result):  # nothing to quote
-        return ("\n".join(map(str, result)) + "\n").encode()
+    if isinstance(result, np.ndarray) and result.ndim == 1 and result.dtype.kind in "biuf":  # nothing to quote
+        return ("\n".join(map(str, result.tolist())) + "\n").encode() if len(result) else b""
+    if isinstance(result, np.ndarray) and result.ndim == 2:
+        return encode_rows(pd.DataFrame(result))
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=" ", lineterminator="\n")
     for entry in result:
