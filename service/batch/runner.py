@@ -16,7 +16,7 @@ from service.batch import worker
 from service.batch.output import PartialOutput
 from service.batch.plan import MiniBatch, plan
 from service.batch.progress import Progress
-from service.batch.sources import list_input_files
+from service.batch.sources import count_rows, list_input_files
 from service.model_dir import read_model_info, resolve_model_dir
 
 
@@ -186,16 +186,5 @@ def _signature(config: BatchConfig, files: list[Path]) -> dict:
 
 
 def _total(files: list[Path], input_type: str) -> int | None:
-    """Rows (tabular) or files to do, for the bar's ETA: Parquet metadata, or a count of newlines."""
-    if input_type == "file":
-        return None
-    total = 0
-    for path in files:
-        if path.suffix.lower() == ".parquet":
-            import pyarrow.parquet as pq
-
-            total += pq.ParquetFile(path).metadata.num_rows
-        else:
-            with open(path, "rb") as handle:
-                total += sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
-    return total
+    """Rows to do (tabular), for the bar's ETA; None (no ETA) for file input, whose rows only the driver knows."""
+    return None if input_type == "file" else sum(count_rows(path) for path in files)

@@ -1,12 +1,19 @@
 """`python -m service batch` end to end on real files and real worker processes: formats, the no-code path, a driver
 in Azure's shape, predict_proba, bad rows by file and line, the error threshold, count mismatches, summary_only."""
 
+import fcntl
 import os
+import pty
+import select
+import struct
+import subprocess
+import sys
+import termios
 
 import joblib
 import numpy as np
 import pytest
-from conftest import DRIVERS, expected_labels, iris_frame, read_output, run_batch_cli
+from conftest import DRIVERS, REPO, RUN_TIMEOUT_S, expected_labels, iris_frame, read_output, run_batch_cli
 
 
 def test_every_format_gives_the_models_predictions_in_input_order(iris_model_dir, iris_files, tmp_path):
@@ -137,3 +144,31 @@ def test_no_model_dir_and_no_driver_exits_2(iris_files):
     done = run_batch_cli("--input", iris_files["csv_plain"])
     assert done.returncode == 2
     assert "No --entry_script and no --model_dir" in done.stderr
+
+
+def test_a_terminal_gets_a_progress_bar_with_rows_mini_batches_and_rate(iris_model_dir, iris_files, tmp_path):
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service", "batch", "--model_dir", str(iris_model_dir), "--input",
+         str(iris_files["csv_header"]), "--output", str(tmp_path / "o.csv"), "--workers", "1",
+         "--mini_batch_size", "50"],
+        cwd=REPO, stderr=slave,
+    )
+    os.close(slave)
+    shown = b""
+    try:
+        while select.select([master], [], [], RUN_TIMEOUT_S)[0]:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO: the runner closed the terminal
+                break
+            if not data:
+                break
+            shown += data
+    finally:
+        os.close(master)
+        proc.wait(timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 0
+    text = shown.decode(errors="replace")
+    assert "150/150" in text and "rows/s" in text and "3 mini-batches, 0 errors" in text
