@@ -98,6 +98,14 @@ def build_config(args: argparse.Namespace) -> BatchConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C before the run's own handlers are in place (imports, the model check)
+        print("batch interrupted before it started; nothing was written.", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         config = build_config(args)

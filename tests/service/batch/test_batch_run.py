@@ -172,3 +172,13 @@ def test_a_terminal_gets_a_progress_bar_with_rows_mini_batches_and_rate(iris_mod
     assert proc.returncode == 0
     text = shown.decode(errors="replace")
     assert "150/150" in text and "rows/s" in text and "3 mini-batches, 0 errors" in text
+
+
+def test_the_default_driver_reads_the_files_itself_in_file_mode(iris_model_dir, iris_files, tmp_path):
+    folder = next(iter(iris_files.values())).parent
+    out = tmp_path / "out.csv"
+    done = run_batch_cli("--model_dir", iris_model_dir, "--input", folder, "--output", out, "--input_type", "file",
+                         "--mini_batch_size", 3, "--workers", 2)
+    assert done.returncode == 0, done.stderr
+    assert "600 results from 2 mini-batches, 0 files failed" in done.stderr
+    assert read_output(out)[0].tolist() == expected_labels(iris_model_dir, iris_frame().to_numpy()) * 4
