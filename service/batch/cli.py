@@ -1,6 +1,6 @@
 """``python -m service batch``: options in Azure's names, validated up front (exit 2 with what was expected and what
-came), then one run; exit 0 when complete, 1 when aborted by the error threshold or a failing init(), 130 / 143 when
-interrupted by SIGINT / SIGTERM (the output then stays in ``FILE.partial/`` for ``--resume``)."""
+came), then one run; exit 0 when complete, 1 when stopped by the error threshold, a failing init() or a dead worker,
+130 / 143 when interrupted by SIGINT / SIGTERM (the output then stays in ``FILE.partial/`` for ``--resume``)."""
 
 from __future__ import annotations
 
@@ -130,7 +130,8 @@ def _main(argv: list[str] | None) -> int:
               f"{partial}/ (rerun with --resume to retry the rest).", file=sys.stderr)
         return 1
     if summary.status == "failed":
-        print(f"{line}; the driver's init() failed, nothing was scored.", file=sys.stderr)
+        print(f"{line}; stopped by the error above. Partial output in {partial}/ (rerun with --resume once it is "
+              "fixed).", file=sys.stderr)
         return 1
     print(f"{line}; interrupted by signal {summary.signal_number}. Partial output in {partial}/ (rerun with "
           "--resume to continue).", file=sys.stderr)

@@ -4,8 +4,6 @@ complete, aborted or interrupted with the partial output marked and resumable.""
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 import signal
 import sys
 from collections import deque
@@ -15,6 +13,7 @@ from pathlib import Path
 from service.batch import worker
 from service.batch.output import PartialOutput
 from service.batch.plan import MiniBatch, plan
+from service.batch.pool import WorkerPool
 from service.batch.progress import Progress
 from service.batch.sources import count_rows, list_input_files
 from service.model_dir import read_model_info, resolve_model_dir
@@ -39,8 +38,8 @@ class BatchConfig:
 
 @dataclass
 class Summary:
-    """What a run did; ``status`` is ``completed``, ``aborted`` (error threshold), ``failed`` (init())
-    or ``interrupted``."""
+    """What a run did; ``status`` is ``completed``, ``aborted`` (error threshold), ``failed`` (init() failed, or a
+    worker died) or ``interrupted``."""
 
     status: str = "completed"
     rows: int = 0
@@ -56,7 +55,7 @@ class Interrupted(Exception):
 
 
 class InitFailed(Exception):
-    """The driver's init() raised in a worker: no mini-batch can run."""
+    """The driver's init() raised in a worker, or a worker died: the run cannot go on."""
 
 
 class ThresholdExceeded(Exception):
@@ -91,10 +90,7 @@ def run_batch(config: BatchConfig, log=None) -> Summary:
         import sklearn  # noqa: F401
 
         import service.batch.driver  # noqa: F401
-    # fork: workers inherit the loaded modules; spawn would re-run `python -m service`'s __main__ in each child
-    pool = multiprocessing.get_context("fork").Pool(
-        config.workers, initializer=worker.start, initargs=(config.entry_script, environment)
-    )
+    pool = WorkerPool(config.workers, config.entry_script, environment)
     try:
         _drive(config, pool, plan(files, config.input_type, config.mini_batch_size, feature_names), output, summary,
                progress, log)
@@ -110,27 +106,22 @@ def run_batch(config: BatchConfig, log=None) -> Summary:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not break the clean-up below
         pool.terminate()
-        pool.join()
         progress.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return summary
 
 
-def _drive(config, pool, batches, output: PartialOutput, summary: Summary, progress: Progress, log) -> None:
-    results: queue.SimpleQueue = queue.SimpleQueue()
+def _drive(config, pool: WorkerPool, batches, output: PartialOutput, summary: Summary, progress: Progress,
+           log) -> None:
     in_flight: dict[int, MiniBatch] = {}
     finished: dict[int, worker.Outcome] = {}
-    order: deque[int] = deque()
+    order: deque[int] = deque()  # submitted and not yet written, in input order: at most two per worker
     window = 2 * config.workers
     encode = config.output_action == "append_row"
-
-    def fail(index: int):  # a task that raised inside the pool machinery itself (e.g. an unpicklable result)
-        return lambda exc: results.put(worker.Outcome(index, error=f"{type(exc).__name__}: {exc}"))
-
     exhausted = False
     while True:
-        while not exhausted and len(order) < window:
+        while not exhausted and pool.has_idle and len(order) < window:
             batch = next(batches, None)
             if batch is None:
                 exhausted = True
@@ -140,14 +131,11 @@ def _drive(config, pool, batches, output: PartialOutput, summary: Summary, progr
                 continue
             in_flight[batch.index] = batch
             order.append(batch.index)
-            pool.apply_async(
-                worker.run_one, (batch.index, batch.payload, encode),
-                callback=results.put, error_callback=fail(batch.index),
-            )
+            pool.submit(batch.index, batch.payload, encode)
         if not order:
             return
-        outcome = results.get()
-        finished[outcome.index] = outcome
+        for outcome in pool.wait():
+            finished[outcome.index] = outcome
         while order and order[0] in finished:
             done = finished.pop(order.popleft())
             batch = in_flight.pop(done.index)

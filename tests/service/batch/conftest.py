@@ -1,37 +1,11 @@
-"""Batch test fixtures: iris rows written as real files, and a helper running `python -m service batch`."""
+"""Batch test fixtures: the iris rows written as real files in every supported format."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
-from sklearn.datasets import load_iris
-
-REPO = Path(__file__).resolve().parents[3]
-DRIVERS = Path(__file__).resolve().parent / "drivers"
-RUN_TIMEOUT_S = 120
-
-
-def iris_frame() -> pd.DataFrame:
-    iris = load_iris()
-    return pd.DataFrame(iris.data, columns=iris.feature_names)
-
-
-def run_batch_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """``python -m service batch ARGS`` in the repository, bounded in time, output captured."""
-    return subprocess.run(
-        [sys.executable, "-m", "service", "batch", *map(str, args)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
-    )
-
-
-def read_output(path: Path) -> pd.DataFrame:
-    """An append_row file read back as Azure's output is: space-delimited, no header."""
-    return pd.read_csv(path, sep=" ", header=None)
+from batch_helpers import iris_frame
 
 
 @pytest.fixture(scope="session")
@@ -50,9 +24,3 @@ def iris_files(tmp_path_factory) -> dict[str, Path]:
     frame.to_parquet(paths["parquet"])
     frame.to_json(paths["jsonl"], orient="records", lines=True)
     return paths
-
-
-def expected_labels(model_dir: Path, rows: np.ndarray) -> list:
-    import joblib
-
-    return joblib.load(model_dir / "model.joblib").predict(rows).tolist()

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import DRIVERS, REPO, RUN_TIMEOUT_S, run_batch_cli
+from batch_helpers import DRIVERS, REPO, RUN_TIMEOUT_S, run_batch_cli
 
 EVENT_TIMEOUT_S = 60
 

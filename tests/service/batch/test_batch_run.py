@@ -13,7 +13,7 @@ import termios
 import joblib
 import numpy as np
 import pytest
-from conftest import DRIVERS, REPO, RUN_TIMEOUT_S, expected_labels, iris_frame, read_output, run_batch_cli
+from batch_helpers import DRIVERS, REPO, RUN_TIMEOUT_S, expected_labels, iris_frame, read_output, run_batch_cli
 
 
 def test_every_format_gives_the_models_predictions_in_input_order(iris_model_dir, iris_files, tmp_path):
@@ -182,3 +182,12 @@ def test_the_default_driver_reads_the_files_itself_in_file_mode(iris_model_dir, 
     assert done.returncode == 0, done.stderr
     assert "600 results from 2 mini-batches, 0 files failed" in done.stderr
     assert read_output(out)[0].tolist() == expected_labels(iris_model_dir, iris_frame().to_numpy()) * 4
+
+
+def test_a_worker_that_dies_fails_the_run_instead_of_hanging_it(iris_files, tmp_path):
+    out = tmp_path / "o.csv"
+    done = run_batch_cli("--entry_script", DRIVERS / "dies.py", "--input_type", "tabular", "--input",
+                         iris_files["csv_plain"], "--output", out, "--workers", 2, "--mini_batch_size", 10)
+    assert done.returncode == 1
+    assert "a worker process died (exit code 3)" in done.stderr
+    assert not out.exists() and (tmp_path / "o.csv.partial").is_dir()

@@ -1,7 +1,7 @@
 """service.batch.sources on real files: streaming in chunks, header detection, and lines of dropped rows."""
 
 import pytest
-from conftest import iris_frame
+from batch_helpers import iris_frame
 
 from service.batch.sources import InputError, list_input_files, read_chunks
 
