@@ -57,9 +57,11 @@ lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
 	$(VENV)/bin/hadolint docker/Dockerfile docker/Dockerfile.train docker/standin/Containerfile
 
-## bench: measure the service against the reference server and the floors (writes bench/results/latest.json)
+## bench: measure the service against the reference server and the floors (writes bench/results/latest.json), then
+##   the batch runner on 1 M rows (bench/results/batch.json)
 bench: $(VENV)/.installed-dev
 	$(PY) -m bench
+	$(PY) -m bench batch
 
 ## docs-screenshot: refresh docs/try-it.png from the /docs browser test (installs Debian's chromium when missing)
 docs-screenshot: $(VENV)/.installed-dev system-tools

@@ -104,6 +104,11 @@ def _exit_on_sigterm(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["batch"]:  # the batch runner's workload (bench/batch.py), separate from the HTTP ones
+        from bench import batch
+
+        return batch.main(argv[1:])
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     reps = args.reps or (1 if args.quick else 3)

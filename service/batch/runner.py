@@ -1,0 +1,178 @@
+"""One batch run: plan the mini-batches, keep at most two per worker in flight (memory is bounded by workers x
+mini-batch, not by the input), write finished ones in input order, count errors against the threshold, and end
+complete, aborted or interrupted with the partial output marked and resumable."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from service.batch import worker
+from service.batch.output import PartialOutput
+from service.batch.plan import MiniBatch, plan
+from service.batch.pool import WorkerPool
+from service.batch.progress import Progress
+from service.batch.sources import count_rows, list_input_files
+from service.model_dir import read_model_info, resolve_model_dir
+
+
+@dataclass
+class BatchConfig:
+    """The validated options of ``python -m service batch`` (service.batch.cli)."""
+
+    model_dir: Path | None
+    input: Path
+    output: Path
+    entry_script: Path | None = None
+    input_type: str = "tabular"
+    mini_batch_size: int = 10_000
+    workers: int = 1
+    error_threshold: int = -1
+    output_action: str = "append_row"
+    method: str = "predict"
+    resume: bool = False
+
+
+@dataclass
+class Summary:
+    """What a run did; ``status`` is ``completed``, ``aborted`` (error threshold), ``failed`` (init() failed, or a
+    worker died) or ``interrupted``."""
+
+    status: str = "completed"
+    rows: int = 0
+    batches: int = 0
+    skipped: int = 0
+    errors: int = 0
+    messages: list[str] = field(default_factory=list)
+    signal_number: int | None = None
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived; carries the signal number."""
+
+
+class InitFailed(Exception):
+    """The driver's init() raised in a worker, or a worker died: the run cannot go on."""
+
+
+class ThresholdExceeded(Exception):
+    """More errors than --error_threshold allows."""
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+def run_batch(config: BatchConfig, log=None) -> Summary:
+    """Run ``config`` to the end (or to an abort or signal) and return the summary; ``log`` gets one line per error.
+
+    Raises
+    ------
+    InputError, ResumeError, ModelDirError
+        Before any worker starts: unreadable input, a resume of another run, an invalid model directory.
+    """
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    files = list_input_files(config.input)
+    feature_names = None
+    if config.model_dir is not None and config.entry_script is None:
+        feature_names = read_model_info(resolve_model_dir(config.model_dir)).feature_names
+    output = PartialOutput(config.output, _signature(config, files), resume=config.resume)
+    environment = {"BATCH_SCORING_METHOD": config.method}
+    if config.model_dir is not None:
+        environment["AZUREML_MODEL_DIR"] = str(Path(config.model_dir).resolve())
+    summary = Summary()
+    progress = Progress(_total(files, config.input_type) if sys.stderr.isatty() else None)
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if config.entry_script is None:  # imported once here, so that the forked workers share it instead of each importing
+        import sklearn  # noqa: F401
+
+        import service.batch.driver  # noqa: F401
+    pool = WorkerPool(config.workers, config.entry_script, environment)
+    try:
+        _drive(config, pool, plan(files, config.input_type, config.mini_batch_size, feature_names), output, summary,
+               progress, log)
+        pool.close()
+        output.finish(write_file=config.output_action == "append_row")
+    except Interrupted as exc:
+        summary.status, summary.signal_number = "interrupted", exc.args[0]
+    except ThresholdExceeded:
+        summary.status = "aborted"
+    except InitFailed:
+        summary.status = "failed"
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not break the clean-up below
+        pool.terminate()
+        progress.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return summary
+
+
+def _drive(config, pool: WorkerPool, batches, output: PartialOutput, summary: Summary, progress: Progress,
+           log) -> None:
+    in_flight: dict[int, MiniBatch] = {}
+    finished: dict[int, worker.Outcome] = {}
+    order: deque[int] = deque()  # submitted and not yet written, in input order: at most two per worker
+    window = 2 * config.workers
+    encode = config.output_action == "append_row"
+    exhausted = False
+    while True:
+        while not exhausted and pool.has_idle and len(order) < window:
+            batch = next(batches, None)
+            if batch is None:
+                exhausted = True
+                break
+            if batch.index in output.done:
+                summary.skipped += 1
+                continue
+            in_flight[batch.index] = batch
+            order.append(batch.index)
+            pool.submit(batch.index, batch.payload, encode)
+        if not order:
+            return
+        for outcome in pool.wait():
+            finished[outcome.index] = outcome
+        while order and order[0] in finished:
+            done = finished.pop(order.popleft())
+            batch = in_flight.pop(done.index)
+            if done.fatal:
+                summary.messages.append(done.error)
+                raise InitFailed(done.error)
+            for line in done.bad_rows:
+                log(line)
+            summary.batches += 1
+            if done.error is None:
+                output.write(done.index, done.data)
+                summary.rows += done.entries
+                progress.advance(done.entries, len(done.bad_rows))
+            else:
+                log(done.error if batch.rows is not None else f"{batch.where}: {done.error}")
+                progress.advance(0, done.failed + len(done.bad_rows))
+            _count(config, summary, len(done.bad_rows) + done.failed)
+
+
+def _count(config: BatchConfig, summary: Summary, errors: int) -> None:
+    summary.errors += errors
+    if config.error_threshold >= 0 and summary.errors > config.error_threshold:
+        raise ThresholdExceeded
+
+
+def _signature(config: BatchConfig, files: list[Path]) -> dict:
+    """What a resumed run must share with the first: mini-batches are numbered from these."""
+    return {
+        "input": [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in files],
+        "input_type": config.input_type,
+        "mini_batch_size": config.mini_batch_size,
+        "method": config.method,
+        "output_action": config.output_action,
+        "entry_script": str(config.entry_script) if config.entry_script else None,
+    }
+
+
+def _total(files: list[Path], input_type: str) -> int | None:
+    """Rows to do (tabular), for the bar's ETA; None (no ETA) for file input, whose rows only the driver knows."""
+    return None if input_type == "file" else sum(count_rows(path) for path in files)
