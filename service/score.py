@@ -18,7 +18,7 @@ from inference_schema.schema_decorators import input_schema, output_schema
 from service.conversion import FeatureMatrixType
 from service.errors import quote
 from service.model_dir import ModelDirError, ModelInfo, load_model, read_model_info, resolve_model_dir
-from service.settings import parse_trusted_types
+from service.settings import environment_trusted_types
 
 METHODS = ("predict", "predict_proba")
 
@@ -50,7 +50,7 @@ def init():
     """Load the model, after checking its sha256 against model.json (raises ModelDirError on mismatch) and a skops
     file's types against model.json and MODEL_TRUSTED_TYPES (read here: entry scripts get no Settings)."""
     global model
-    model, _ = load_model(_info.path, trusted_types=parse_trusted_types(os.environ.get("MODEL_TRUSTED_TYPES")))
+    model, _ = load_model(_info.path, trusted_types=environment_trusted_types())
 
 
 @input_schema("data", FeatureMatrixType(_info.input_sample, _info.feature_names, model_label=_info.label))

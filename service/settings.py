@@ -193,6 +193,12 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TYPE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
 
 
+def environment_trusted_types() -> tuple[str, ...]:
+    """MODEL_TRUSTED_TYPES of this process's environment: what the no-code script and the default batch driver, which
+    get no Settings (Azure's entry-script contract), trust in a skops model. Raises SettingsError as below."""
+    return parse_trusted_types(os.environ.get("MODEL_TRUSTED_TYPES"))
+
+
 def parse_trusted_types(value: str | None) -> tuple[str, ...]:
     """MODEL_TRUSTED_TYPES as a tuple of type names; also read by the no-code entry script, which gets no Settings.
 

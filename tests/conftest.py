@@ -71,3 +71,20 @@ def iris_model_dir(tmp_path_factory) -> Path:
 def iris_proba_model_dir(tmp_path_factory) -> Path:
     """The calibrated iris SVC (has predict_proba), shared by the whole session: copy it before changing it."""
     return write_iris_model_dir(tmp_path_factory.mktemp("models") / "sklearn-iris-proba" / "1", probability=True)
+
+
+@pytest.fixture(scope="session")
+def iris_skops_model_dir(iris_proba_model_dir, tmp_path_factory) -> Path:
+    """The calibrated iris SVC saved with skops, with the format-2 sidecar ``train --format skops`` writes (its types
+    beyond skops' defaults recorded as trusted). Shared by the whole session: copy it before changing it."""
+    import skops.io
+
+    target = tmp_path_factory.mktemp("models") / "sklearn-iris-skops" / "1"
+    target.mkdir(parents=True)
+    path = target / "model.skops"
+    skops.io.dump(joblib.load(iris_proba_model_dir / "model.joblib"), path)  # written by this session: ours
+    sidecar = json.loads((iris_proba_model_dir / "model.json").read_text())
+    sidecar.update(format=2, model_file="model.skops", sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                   serialization_format="skops", trusted_types=skops.io.get_untrusted_types(file=path))
+    (target / "model.json").write_text(json.dumps(sidecar, indent=2))
+    return target

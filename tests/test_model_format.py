@@ -10,7 +10,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import joblib
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -41,28 +40,12 @@ def test_what_the_job_writes_is_valid(iris_model_dir):
                                                                        "trusted_types"}
 
 
-@pytest.fixture(scope="module")
-def skops_model_dir(iris_proba_model_dir, tmp_path_factory) -> Path:
-    """The calibrated iris model saved with skops, with a format-2 sidecar (what ``train --format skops`` writes)."""
-    import skops.io
-
-    target = tmp_path_factory.mktemp("skops") / "m"
-    target.mkdir()
-    skops.io.dump(joblib.load(iris_proba_model_dir / "model.joblib"), target / "model.skops")
-    sidecar = json.loads((iris_proba_model_dir / "model.json").read_text())
-    path = target / "model.skops"
-    sidecar.update(format=2, model_file="model.skops", sha256=model_format.sha256_file(path),
-                   serialization_format="skops", trusted_types=skops.io.get_untrusted_types(file=path))
-    model_format.write_sidecar(target, sidecar)
-    return target
-
-
-def test_a_skops_directory_is_valid_and_loads_with_its_recorded_types(skops_model_dir):
-    sidecar = model_format.check(skops_model_dir)
+def test_a_skops_directory_is_valid_and_loads_with_its_recorded_types(iris_skops_model_dir):
+    sidecar = model_format.check(iris_skops_model_dir)
     assert model_format.serialization_format(sidecar) == "skops"
-    model, info = load_model(skops_model_dir)
+    model, info = load_model(iris_skops_model_dir)
     assert model.predict(info.input_sample).tolist() == sidecar["output_sample"]
-    assert Registry(skops_model_dir.parent / "ws").register("m", skops_model_dir).sha256 == sidecar["sha256"]
+    assert Registry(iris_skops_model_dir.parent / "ws").register("m", iris_skops_model_dir).sha256 == sidecar["sha256"]
 
 
 @pytest.mark.parametrize(
@@ -78,16 +61,16 @@ def test_a_skops_directory_is_valid_and_loads_with_its_recorded_types(skops_mode
         ({"format": 3}, "has format 3, but this version reads formats 1 and 2. Re-train the model or upgrade."),
     ],
 )
-def test_format_2_keys_are_checked(skops_model_dir, changes, message):
-    sidecar = json.loads((skops_model_dir / "model.json").read_text())
+def test_format_2_keys_are_checked(iris_skops_model_dir, changes, message):
+    sidecar = json.loads((iris_skops_model_dir / "model.json").read_text())
     edited = {key: value for key, value in {**sidecar, **changes}.items() if value is not _DROP}
     with pytest.raises(ModelDirError) as refusal:
         model_format.validate(edited)
     assert message in str(refusal.value)
 
 
-def test_the_registry_and_the_service_refuse_an_untrusted_skops_type_with_the_same_line(skops_model_dir, tmp_path):
-    shutil.copytree(skops_model_dir, tmp_path / "m")
+def test_the_registry_and_the_service_refuse_an_untrusted_skops_type_with_the_same_line(iris_skops_model_dir, tmp_path):
+    shutil.copytree(iris_skops_model_dir, tmp_path / "m")
     sidecar = json.loads((tmp_path / "m" / "model.json").read_text())
     (tmp_path / "m" / "model.json").write_text(json.dumps({**sidecar, "trusted_types": sidecar["trusted_types"][:1]}))
     with pytest.raises(InvalidModelDir) as by_registry:

@@ -14,6 +14,7 @@ from service.batch.runner import BatchConfig, run_batch
 from service.batch.scripts import DriverError
 from service.batch.sources import InputError
 from service.model_dir import ModelDirError, check_model_dir
+from service.settings import SettingsError, environment_trusted_types
 
 DEFAULT_OUTPUT_NAME = "predictions.csv"  # Azure batch deployments' default output_file_name
 
@@ -71,7 +72,7 @@ def build_config(args: argparse.Namespace) -> BatchConfig:
             "(a directory with model.json), or --entry_script with your batch driver."
         )
     if args.entry_script is None:
-        info = check_model_dir(args.model_dir, require_sidecar=True)
+        info = check_model_dir(args.model_dir, require_sidecar=True, trusted_types=environment_trusted_types())
         if args.method == "predict_proba" and not info.has_predict_proba:
             raise InputError(
                 f"--method predict_proba, but {info.label} has no predict_proba (estimator "
@@ -110,7 +111,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         config = build_config(args)
         summary = run_batch(config)
-    except (InputError, ModelDirError, ResumeError, DriverError) as exc:
+    except (InputError, ModelDirError, ResumeError, DriverError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     unit = "files" if config.input_type == "file" else "rows"

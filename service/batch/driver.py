@@ -4,7 +4,8 @@ Contract (Azure ML's, for batch deployments and ParallelRunStep):
 
 - ``init()`` runs once per worker process. It reads the model directory from ``AZUREML_MODEL_DIR`` (this model
   directory format, in its own or the ``<name>/<version>/`` layout), verifies the model file's sha256 against
-  model.json and only then unpickles it (service.model_dir.load_model). The method comes from
+  model.json and only then loads it (service.model_dir.load_model; a skops model with the types its model.json
+  records, plus those of ``MODEL_TRUSTED_TYPES``). The method comes from
   ``BATCH_SCORING_METHOD``: ``predict`` (default) or ``predict_proba``; set it as a deployment environment variable
   on Azure, ``--method`` sets it locally.
 - ``run(mini_batch)`` takes a pandas DataFrame (tabular input: one mini-batch of rows) or a list of file paths (file
@@ -28,6 +29,7 @@ import pandas as pd
 from service.batch.sources import read_frame
 from service.conversion import FeatureMatrixType, to_array
 from service.model_dir import ModelDirError, load_model
+from service.settings import environment_trusted_types
 
 METHODS = ("predict", "predict_proba")
 METHOD_VARIABLE = "BATCH_SCORING_METHOD"
@@ -52,7 +54,7 @@ def init() -> None:
             "AZUREML_MODEL_DIR is not set, but the default batch driver needs a model directory: pass --model_dir "
             "or set AZUREML_MODEL_DIR."
         )
-    model, info = load_model(Path(value))
+    model, info = load_model(Path(value), trusted_types=environment_trusted_types())
     method = os.environ.get(METHOD_VARIABLE) or "predict"
     if method not in METHODS:
         raise ValueError(f"{METHOD_VARIABLE} is {method!r}, but {info.label} supports only: {', '.join(METHODS)}.")

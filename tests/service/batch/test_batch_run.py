@@ -2,9 +2,11 @@
 in Azure's shape, predict_proba, bad rows by file and line, the error threshold, count mismatches, summary_only."""
 
 import fcntl
+import json
 import os
 import pty
 import select
+import shutil
 import struct
 import subprocess
 import sys
@@ -191,3 +193,27 @@ def test_a_worker_that_dies_fails_the_run_instead_of_hanging_it(iris_files, tmp_
     assert done.returncode == 1
     assert "a worker process died (exit code 3)" in done.stderr
     assert not out.exists() and (tmp_path / "o.csv.partial").is_dir()
+
+
+def test_a_skops_model_scores_as_its_joblib_twin_and_an_untrusted_type_is_refused_up_front(
+    iris_proba_model_dir, iris_skops_model_dir, iris_files, tmp_path
+):
+    outputs = {}
+    for name, model_dir in (("joblib", iris_proba_model_dir), ("skops", iris_skops_model_dir)):
+        outputs[name] = tmp_path / f"{name}.csv"
+        done = run_batch_cli("--model_dir", model_dir, "--input", iris_files["parquet"], "--output", outputs[name],
+                             "--method", "predict_proba", "--workers", 1)
+        assert done.returncode == 0, done.stderr
+    assert outputs["skops"].read_bytes() == outputs["joblib"].read_bytes()
+    # model.json no longer records one of the file's types: refused before any worker starts, unless allowed.
+    shutil.copytree(iris_skops_model_dir, tmp_path / "m")
+    sidecar = json.loads((tmp_path / "m" / "model.json").read_text())
+    dropped = sidecar["trusted_types"].pop()
+    (tmp_path / "m" / "model.json").write_text(json.dumps(sidecar))
+    args = ("--model_dir", tmp_path / "m", "--input", iris_files["parquet"], "--output", tmp_path / "o.csv")
+    done = run_batch_cli(*args)
+    assert done.returncode == 2 and f"does not record as trusted: {dropped}." in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "o.csv").exists()
+    done = run_batch_cli(*args, "--method", "predict_proba", env={**os.environ, "MODEL_TRUSTED_TYPES": dropped})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "o.csv").read_bytes() == outputs["joblib"].read_bytes()
