@@ -6,6 +6,7 @@ import select
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from batch_helpers import DRIVERS, REPO, RUN_TIMEOUT_S, run_batch_cli
@@ -67,8 +68,12 @@ def test_a_signal_during_run_leaves_a_marked_partial_output(tmp_path, signum, st
         cwd=REPO, env=env, stderr=subprocess.PIPE, text=True,
     )
     try:
-        readable, _, _ = select.select([reader], [], [], EVENT_TIMEOUT_S)
-        assert readable, "the driver's run() never started"
+        deadline = time.monotonic() + EVENT_TIMEOUT_S
+        while not select.select([reader], [], [], 0.5)[0]:  # waits on the event; looks up only to say why it is late
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"the driver's run() never started; exit status {proc.wait()}, stderr: "
+                            f"{proc.stderr.read()}")
         worker_pid = int(os.read(reader, 64).split()[0])
         proc.send_signal(signum)
         _, stderr = proc.communicate(timeout=RUN_TIMEOUT_S)
