@@ -6,9 +6,13 @@ here a dead worker is seen at once (its process sentinel) and stopping is a SIGT
 from __future__ import annotations
 
 import multiprocessing
+import os
+import time
 from multiprocessing.connection import wait
 
 from service.batch import worker
+
+STOP_GRACE_S = 10
 
 
 def _serve(conn, driver_path, environment: dict[str, str]) -> None:
@@ -28,7 +32,9 @@ class WorkerPool:
     """``size`` forked workers. ``submit`` hands a mini-batch to an idle one; ``wait`` blocks until at least one
     answers (or dies) and returns the outcomes."""
 
-    def __init__(self, size: int, driver_path, environment: dict[str, str]) -> None:
+    def __init__(self, size: int, driver_path, environment: dict[str, str], *, wake_fd: int | None = None) -> None:
+        """``wake_fd``: a file descriptor that, when readable, ends a ``wait`` early (the run's signal latch)."""
+        self._wake_fd = wake_fd
         # fork: workers inherit the loaded modules; spawn would re-run `python -m service`'s __main__ in each child
         context = multiprocessing.get_context("fork")
         self._processes = []
@@ -52,10 +58,15 @@ class WorkerPool:
         self._busy[conn] = (process, index)
 
     def wait(self) -> list[worker.Outcome]:
-        """Outcomes of the mini-batches that finished; a worker that died fails its mini-batch and the run."""
+        """Outcomes of the mini-batches that finished (none when only ``wake_fd`` woke it); a worker that died fails
+        its mini-batch and the run."""
         sentinels = {process.sentinel: conn for conn, (process, _) in self._busy.items()}
+        wake = [] if self._wake_fd is None else [self._wake_fd]
         outcomes = []
-        for ready in wait([*self._busy, *sentinels]):
+        for ready in wait([*self._busy, *sentinels, *wake]):
+            if ready == self._wake_fd:
+                os.read(self._wake_fd, 512)  # drained; the caller looks at what woke it
+                continue
             conn = sentinels.get(ready, ready)
             if conn not in self._busy:
                 continue  # both its pipe and its sentinel were ready: handled once
@@ -80,9 +91,14 @@ class WorkerPool:
         self.terminate()
 
     def terminate(self) -> None:
-        """SIGTERM every worker still alive and reap them all."""
+        """SIGTERM every worker still alive and reap them all; SIGKILL one still alive ``STOP_GRACE_S`` later (a
+        driver may handle SIGTERM itself, and a worker signalled before it reset its handlers only records it)."""
         for process in self._processes:
             if process.is_alive():
                 process.terminate()
+        deadline = time.monotonic() + STOP_GRACE_S
         for process in self._processes:
-            process.join()
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.exitcode is None:
+                process.kill()
+                process.join()

@@ -4,6 +4,7 @@ complete, aborted or interrupted with the partial output marked and resumable.""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections import deque
@@ -62,8 +63,34 @@ class ThresholdExceeded(Exception):
     """More errors than --error_threshold allows."""
 
 
-def _raise_interrupted(signum, frame):
-    raise Interrupted(signum)
+class _SignalLatch:
+    """SIGINT / SIGTERM recorded, not raised: a handler that raises can fire inside any line of the parent, a
+    finalizer included (where Python swallows the exception and the run would wait for its workers forever). The
+    signal also wakes ``pool.wait`` through ``signal.set_wakeup_fd``, and the run loop stops at its next check."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.wake_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._write_fd, False)
+        self._previous_fd = signal.set_wakeup_fd(self._write_fd)
+        self._previous = {sig: signal.signal(sig, self._record) for sig in self.SIGNALS}
+
+    def _record(self, signum, frame) -> None:
+        self.received.append(signum)
+
+    def check(self) -> None:
+        """Raise Interrupted when a signal came (the first one's number)."""
+        if self.received:
+            raise Interrupted(self.received[0])
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        signal.set_wakeup_fd(self._previous_fd)
+        os.close(self.wake_fd)
+        os.close(self._write_fd)
 
 
 def run_batch(config: BatchConfig, log=None) -> Summary:
@@ -85,17 +112,17 @@ def run_batch(config: BatchConfig, log=None) -> Summary:
         environment["AZUREML_MODEL_DIR"] = str(Path(config.model_dir).resolve())
     summary = Summary()
     progress = Progress(_total(files, config.input_type) if sys.stderr.isatty() else None)
-    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    latch = _SignalLatch()
     if config.entry_script is None:  # imported once here, so that the forked workers share it instead of each importing
         import sklearn  # noqa: F401
 
         import service.batch.driver  # noqa: F401
-    pool = WorkerPool(config.workers, config.entry_script, environment)
+    pool = WorkerPool(config.workers, config.entry_script, environment, wake_fd=latch.wake_fd)
     try:
         _drive(config, pool, plan(files, config.input_type, config.mini_batch_size, feature_names), output, summary,
-               progress, log)
+               progress, log, latch)
         pool.close()
-        output.finish(write_file=config.output_action == "append_row")
+        output.finish(write_file=config.output_action == "append_row")  # a signal from here on: the output is whole
     except Interrupted as exc:
         summary.status, summary.signal_number = "interrupted", exc.args[0]
     except ThresholdExceeded:
@@ -103,17 +130,14 @@ def run_batch(config: BatchConfig, log=None) -> Summary:
     except InitFailed:
         summary.status = "failed"
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not break the clean-up below
-        pool.terminate()
+        pool.terminate()  # a second Ctrl-C is only recorded by the latch, so it cannot break this clean-up
         progress.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        latch.restore()
     return summary
 
 
 def _drive(config, pool: WorkerPool, batches, output: PartialOutput, summary: Summary, progress: Progress,
-           log) -> None:
+           log, latch: _SignalLatch) -> None:
     in_flight: dict[int, MiniBatch] = {}
     finished: dict[int, worker.Outcome] = {}
     order: deque[int] = deque()  # submitted and not yet written, in input order: at most two per worker
@@ -121,6 +145,7 @@ def _drive(config, pool: WorkerPool, batches, output: PartialOutput, summary: Su
     encode = config.output_action == "append_row"
     exhausted = False
     while True:
+        latch.check()
         while not exhausted and pool.has_idle and len(order) < window:
             batch = next(batches, None)
             if batch is None:
@@ -136,6 +161,7 @@ def _drive(config, pool: WorkerPool, batches, output: PartialOutput, summary: Su
             return
         for outcome in pool.wait():
             finished[outcome.index] = outcome
+        latch.check()
         while order and order[0] in finished:
             done = finished.pop(order.popleft())
             batch = in_flight.pop(done.index)

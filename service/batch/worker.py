@@ -37,6 +37,7 @@ _process: dict = {}
 def start(driver_path, environment: dict[str, str]) -> None:
     """Pool initializer: environment, driver, ``init()``. A failure is kept and reported by every task, since a pool
     whose initializer raises would only restart the worker forever."""
+    signal.set_wakeup_fd(-1)  # the parent's, inherited by the fork: its signals are the parent's to see
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how a Ctrl-C ends the run
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.environ.update(environment)

@@ -53,15 +53,19 @@ def test_resume_of_another_configuration_exits_2(tmp_path):
     assert "--resume found" in done.stderr and "mini_batch_size" in done.stderr
 
 
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_during_run_leaves_a_marked_partial_output(tmp_path, signum, status):
+@pytest.mark.parametrize(("signum", "status", "driver_env"), [
+    (signal.SIGTERM, 143, {}),
+    (signal.SIGINT, 130, {}),
+    (signal.SIGTERM, 143, {"IGNORE_SIGTERM": "1"}),  # a driver that handles SIGTERM itself is killed after the grace
+])
+def test_a_signal_during_run_leaves_a_marked_partial_output(tmp_path, signum, status, driver_env):
     data = _rows_csv(tmp_path / "rows.csv", [1.1, 2.2, 3.3])
     ready, hold = tmp_path / "ready", tmp_path / "hold"
     os.mkfifo(ready)
     os.mkfifo(hold)
     reader = os.open(ready, os.O_RDONLY | os.O_NONBLOCK)  # opened first, so the driver's open for writing succeeds
     out = tmp_path / "out.csv"
-    env = {**os.environ, "READY_FIFO": str(ready), "HOLD_FIFO": str(hold)}
+    env = {**os.environ, "READY_FIFO": str(ready), "HOLD_FIFO": str(hold), **driver_env}
     proc = subprocess.Popen(
         [sys.executable, "-m", "service", "batch", "--entry_script", DRIVERS / "blocking.py", "--input_type",
          "tabular", "--input", data, "--output", out, "--workers", "2", "--mini_batch_size", "1"],
@@ -76,7 +80,12 @@ def test_a_signal_during_run_leaves_a_marked_partial_output(tmp_path, signum, st
                             f"{proc.stderr.read()}")
         worker_pid = int(os.read(reader, 64).split()[0])
         proc.send_signal(signum)
-        _, stderr = proc.communicate(timeout=RUN_TIMEOUT_S)
+        try:
+            _, stderr = proc.communicate(timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail(f"the runner was still running {RUN_TIMEOUT_S} s after the signal; stderr: "
+                        f"{proc.communicate()[1]}")
     finally:
         os.close(reader)
         if proc.poll() is None:
