@@ -243,6 +243,11 @@ def verify(directory: Path, sidecar: dict[str, Any], *, also_trusted: tuple[str,
     return path
 
 
+def is_type_name(text: str) -> bool:
+    """Whether ``text`` is a fully qualified type name such as ``sklearn.tree._tree.Tree`` (trusted_types' entries)."""
+    return bool(_TYPE_NAME.fullmatch(text))
+
+
 def serialization_format(sidecar: dict[str, Any]) -> str:
     """How a validated sidecar's model file is serialized: ``"joblib"`` (format 1 has no key for it) or ``"skops"``."""
     return sidecar.get("serialization_format", "joblib")
@@ -381,7 +386,7 @@ def _check_serialization(sidecar: dict[str, Any], version: int, bad) -> None:
         raise bad("serialization_format", f"{' or '.join(map(json.dumps, allowed))} in format {version}")
     trusted = sidecar.get("trusted_types")
     if sidecar["serialization_format"] == "skops":
-        if not isinstance(trusted, list) or not all(isinstance(t, str) and _TYPE_NAME.fullmatch(t) for t in trusted):
+        if not isinstance(trusted, list) or not all(isinstance(t, str) and is_type_name(t) for t in trusted):
             raise bad("trusted_types", "a list of fully qualified type names (what skops.io.get_untrusted_types "
                                        "listed for the written file)")
     elif "trusted_types" in sidecar:

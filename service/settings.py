@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import model_format
 from service import __version__
 from service.errors import cap
 
@@ -190,7 +190,6 @@ class Settings:
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-_TYPE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
 
 
 def environment_trusted_types() -> tuple[str, ...]:
@@ -208,7 +207,7 @@ def parse_trusted_types(value: str | None) -> tuple[str, ...]:
         An entry is not a fully qualified name such as ``sklearn.tree._tree.Tree``.
     """
     names = tuple(name.strip() for name in (value or "").split(",") if name.strip())
-    bad = [name for name in names if not _TYPE_NAME.fullmatch(name)]
+    bad = [name for name in names if not model_format.is_type_name(name)]
     if bad:
         raise SettingsError(
             f"MODEL_TRUSTED_TYPES must be a comma-separated list of fully qualified type names such as "

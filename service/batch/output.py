@@ -93,14 +93,18 @@ class PartialOutput:
         self.directory = self.final.with_name(self.final.name + ".partial")
         self.signature = signature
         manifest = self.directory / MANIFEST
+        # An earlier run's FILE would sit beside this run's partial output looking whole: it goes now, and FILE
+        # comes back only when this run completes.
+        self.final.unlink(missing_ok=True)
+        self.final.with_name(self.final.name + ".tmp").unlink(missing_ok=True)
         if resume and manifest.is_file():
             found = json.loads(manifest.read_text())
             if found != signature:
                 changed = sorted(k for k in signature.keys() | found.keys() if signature.get(k) != found.get(k))
                 raise ResumeError(
                     f"--resume found {self.directory} from a run with other {', '.join(changed)}; a resumed run must "
-                    "use the same input, mini_batch_size, input type, method and output action. Rerun with those, "
-                    f"or without --resume to start over."
+                    "use the same input, model, driver, mini_batch_size, input type, method and output action. Rerun "
+                    "with those, or without --resume to start over."
                 )
         else:
             if self.directory.exists():

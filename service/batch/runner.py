@@ -4,6 +4,7 @@ complete, aborted or interrupted with the partial output marked and resumable.""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import sys
@@ -17,7 +18,7 @@ from service.batch.plan import MiniBatch, plan
 from service.batch.pool import WorkerPool
 from service.batch.progress import Progress
 from service.batch.sources import count_rows, list_input_files
-from service.model_dir import read_model_info, resolve_model_dir
+from service.model_dir import ModelDirError, ModelInfo, read_model_info, resolve_model_dir
 
 
 @dataclass
@@ -103,10 +104,10 @@ def run_batch(config: BatchConfig, log=None) -> Summary:
     """
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     files = list_input_files(config.input)
-    feature_names = None
-    if config.model_dir is not None and config.entry_script is None:
-        feature_names = read_model_info(resolve_model_dir(config.model_dir)).feature_names
-    output = PartialOutput(config.output, _signature(config, files), resume=config.resume)
+    info = _model_info(config)
+    feature_names = info.feature_names if info is not None and config.entry_script is None else None
+    model_sha256 = None if info is None else info.sha256
+    output = PartialOutput(config.output, _signature(config, files, model_sha256), resume=config.resume)
     environment = {"BATCH_SCORING_METHOD": config.method}
     if config.model_dir is not None:
         environment["AZUREML_MODEL_DIR"] = str(Path(config.model_dir).resolve())
@@ -122,6 +123,7 @@ def run_batch(config: BatchConfig, log=None) -> Summary:
         _drive(config, pool, plan(files, config.input_type, config.mini_batch_size, feature_names), output, summary,
                progress, log, latch)
         pool.close()
+        latch.check()
         output.finish(write_file=config.output_action == "append_row")  # a signal from here on: the output is whole
     except Interrupted as exc:
         summary.status, summary.signal_number = "interrupted", exc.args[0]
@@ -187,8 +189,9 @@ def _count(config: BatchConfig, summary: Summary, errors: int) -> None:
         raise ThresholdExceeded
 
 
-def _signature(config: BatchConfig, files: list[Path]) -> dict:
-    """What a resumed run must share with the first: mini-batches are numbered from these."""
+def _signature(config: BatchConfig, files: list[Path], model_sha256: str | None) -> dict:
+    """What a resumed run must share with the first: mini-batches are numbered from these, and the model and driver
+    that wrote the parts already there (so one output never mixes two models)."""
     return {
         "input": [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in files],
         "input_type": config.input_type,
@@ -196,7 +199,25 @@ def _signature(config: BatchConfig, files: list[Path]) -> dict:
         "method": config.method,
         "output_action": config.output_action,
         "entry_script": str(config.entry_script) if config.entry_script else None,
+        "entry_script_sha256": _sha256(config.entry_script),
+        "model_sha256": model_sha256,
     }
+
+
+def _model_info(config: BatchConfig) -> ModelInfo | None:
+    """The model directory's model.json; None without --model_dir, or for a driver's folder that has none of ours."""
+    if config.model_dir is None:
+        return None
+    try:
+        return read_model_info(resolve_model_dir(config.model_dir))
+    except ModelDirError:
+        if config.entry_script is None:  # the default driver needs it (the CLI checked it already)
+            raise
+        return None
+
+
+def _sha256(path: Path | None) -> str | None:
+    return None if path is None else hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _total(files: list[Path], input_type: str) -> int | None:

@@ -30,13 +30,13 @@ class Outcome:
     bad_rows: list[str] = field(default_factory=list)
 
 
-# A pool initializer can hand its result to the tasks only through the process's module state.
+# What start() loaded, for run_one(): one driver per worker process, as Azure's contract has it.
 _process: dict = {}
 
 
 def start(driver_path, environment: dict[str, str]) -> None:
-    """Pool initializer: environment, driver, ``init()``. A failure is kept and reported by every task, since a pool
-    whose initializer raises would only restart the worker forever."""
+    """A worker's start (pool._serve): signals, environment, driver, ``init()``. A failure is kept and reported as
+    the outcome of the first mini-batch sent, which fails the run with init()'s message."""
     signal.set_wakeup_fd(-1)  # the parent's, inherited by the fork: its signals are the parent's to see
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how a Ctrl-C ends the run
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -97,3 +97,25 @@ def test_a_signal_during_run_leaves_a_marked_partial_output(tmp_path, signum, st
     assert not out.exists()
     assert (tmp_path / "out.csv.partial" / "manifest.json").is_file()
     assert not os.path.exists(f"/proc/{worker_pid}")  # the worker blocked in run() was stopped and reaped
+
+
+def test_a_stopped_rerun_leaves_no_earlier_output_that_looks_whole(tmp_path):
+    data = _rows_csv(tmp_path / "rows.csv", [1.1, 9.9])
+    out = tmp_path / "out.csv"
+    out.write_text("predictions of an earlier run\n")
+    done = run_batch_cli("--entry_script", DRIVERS / "flaky.py", "--input_type", "tabular", "--input", data,
+                         "--output", out, "--mini_batch_size", 1, "--workers", 1, "--error_threshold", 0,
+                         env={**os.environ, "CALL_LOG": str(tmp_path / "calls.log")})
+    assert done.returncode == 1, done.stderr
+    assert not out.exists() and (tmp_path / "out.csv.partial" / "manifest.json").is_file()
+
+
+def test_resume_with_another_model_exits_2(iris_model_dir, iris_proba_model_dir, tmp_path):
+    data = tmp_path / "rows.csv"
+    data.write_text("5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\nabc,3.0,4.2,1.5\n")
+    out = tmp_path / "out.csv"
+    common = ("--input", data, "--output", out, "--mini_batch_size", 1, "--workers", 1, "--error_threshold", 0)
+    assert run_batch_cli("--model_dir", iris_model_dir, *common).returncode == 1
+    done = run_batch_cli("--model_dir", iris_proba_model_dir, *common, "--resume")
+    assert done.returncode == 2, done.stderr
+    assert "from a run with other model_sha256" in done.stderr
