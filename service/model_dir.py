@@ -42,16 +42,6 @@ class ModelInfo:
         return self.sidecar["sha256"]
 
     @property
-    def serialization_format(self) -> str:
-        """``"joblib"`` (a pickle) or ``"skops"``."""
-        return model_format.serialization_format(self.sidecar)
-
-    @property
-    def trusted_types(self) -> tuple[str, ...]:
-        """The types beyond skops' defaults that the training job recorded for a skops file (empty for joblib)."""
-        return tuple(self.sidecar.get("trusted_types") or ())
-
-    @property
     def feature_names(self) -> list[str] | None:
         return self.sidecar.get("feature_names")
 
